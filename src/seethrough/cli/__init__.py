@@ -1,0 +1,15 @@
+"""Command-line interface: ``seethrough --help``."""
+
+from __future__ import annotations
+
+from .app import app, prep_app
+
+# Importing the command modules registers their commands on the apps above.
+from . import cmd_media, cmd_faces, cmd_meta, cmd_main  # noqa: E402,F401
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "prep_app", "main"]

@@ -1,0 +1,19 @@
+"""Generators of small, real media for tests, demos and benchmarks (no downloads)."""
+
+from .media import (
+    astronaut_rgb,
+    make_audio_only,
+    make_face_image,
+    make_face_video,
+    make_no_face_image,
+    make_truncated_copy,
+)
+
+__all__ = [
+    "astronaut_rgb",
+    "make_audio_only",
+    "make_face_image",
+    "make_face_video",
+    "make_no_face_image",
+    "make_truncated_copy",
+]

@@ -1,0 +1,130 @@
+"""Load a detector checkpoint once and score face crops with it."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import ModelError
+from .log import get_logger
+
+log = get_logger(__name__)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+DEFAULT_CHECKPOINT = WEIGHTS_DIR / "default.pt"
+
+# Verdict band on the calibrated fake probability when a checkpoint carries none.
+DEFAULT_THRESHOLDS = {"real_below": 0.35, "fake_above": 0.65}
+
+
+@dataclass
+class Scores:
+    """Calibrated scores for one face sequence."""
+
+    fake_probability: float
+    frame_probabilities: np.ndarray  # (T,)
+    method_probabilities: dict[str, float]  # conditional on "fake"
+    attention: np.ndarray  # (T,)
+
+
+class Predictor:
+    """A loaded detector plus its labels, preprocessing and calibration."""
+
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu", bf16: bool | None = None):
+        from .models import load_checkpoint
+
+        path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+        if not path.is_file():
+            raise ModelError(
+                f"Model file not found: {path}. The default model ships in the package "
+                "(seethrough/weights/default.pt); pass --model to use another checkpoint."
+            )
+        self.path = path
+        self.model, self.meta = load_checkpoint(path, map_location=device)
+        self.model.eval()
+        self.device = device
+        self.bf16 = (device == "cpu") if bf16 is None else bf16
+        prep = self.meta.preprocessing
+        self.size = int(prep.get("input_size", 224))
+        self.mean = np.array(prep["mean"], np.float32) * 255
+        self.std = np.array(prep["std"], np.float32) * 255
+        self.methods: list[str] = self.meta.methods
+        cal = self.meta.calibration or {}
+        self.temperature = float(cal.get("temperature", 1.0))
+        self.frame_temperature = float(cal.get("frame_temperature", self.temperature))
+        self.thresholds = {**DEFAULT_THRESHOLDS, **(cal.get("thresholds") or {})}
+        self.crop_margin = float(self.meta.config.get("data", {}).get("crop_margin", 1.0))
+        self._lock = threading.Lock()
+        self.sha256 = file_sha256(path)
+
+    @property
+    def info(self) -> dict:
+        return {
+            "name": self.meta.config.get("name", self.path.stem),
+            "version": self.meta.config.get("model_version", self.meta.seethrough_version),
+            "backbone": self.meta.model_spec.backbone,
+            "temporal": self.meta.model_spec.temporal,
+            "file": self.path.name,
+            "sha256": self.sha256,
+        }
+
+    def to_tensor(self, crops: list[np.ndarray]) -> torch.Tensor:
+        import cv2
+
+        arr = np.stack([
+            c if c.shape[0] == self.size else cv2.resize(c, (self.size, self.size), interpolation=cv2.INTER_AREA)
+            for c in crops
+        ]).astype(np.float32)
+        arr = (arr - self.mean) / self.std
+        return torch.from_numpy(arr.transpose(0, 3, 1, 2).copy())
+
+    @torch.no_grad()
+    def score(self, crops: list[np.ndarray]) -> Scores:
+        """Score the crops of one face track (an image is a track of one crop)."""
+        if not crops:
+            raise ValueError("score() needs at least one face crop")
+        x = self.to_tensor(crops).unsqueeze(0)
+        with self._lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
+            out = self.model(x)
+        logits = out.logits.float()[0]
+        frame_logits = out.frame_logits.float()[0]
+        p = torch.softmax(logits / self.temperature, -1)[1].item()
+        pf = torch.softmax(frame_logits / self.frame_temperature, -1)[:, 1].numpy()
+        mp = torch.softmax(out.method_logits.float()[0], -1).numpy() if self.methods else np.zeros(0)
+        return Scores(
+            fake_probability=float(p),
+            frame_probabilities=pf.astype(np.float64),
+            method_probabilities={m: float(v) for m, v in zip(self.methods, mp)},
+            attention=out.attention.float()[0].numpy().astype(np.float64),
+        )
+
+    def verdict(self, p: float) -> str:
+        if p >= self.thresholds["fake_above"]:
+            return "fake"
+        if p < self.thresholds["real_below"]:
+            return "real"
+        return "uncertain"
+
+
+@lru_cache(maxsize=4)
+def _cached_predictor(path: str) -> Predictor:
+    return Predictor(path)
+
+
+def get_predictor(checkpoint: str | Path | None = None) -> Predictor:
+    """A process-wide cached :class:`Predictor` (the model is loaded once)."""
+    return _cached_predictor(str(Path(checkpoint).resolve() if checkpoint else DEFAULT_CHECKPOINT))
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,138 @@
+"""Training configuration: a YAML file validated by pydantic.
+
+Every run writes its resolved config next to its metrics and checkpoints, so a
+result can always be traced back to exactly what produced it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ConfigError
+from .augment import AugmentConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CropSource(_Strict):
+    """Face crops listed in a CSV (``path,label[,group][,method]``), e.g. the DFDC crops."""
+
+    kind: Literal["crops"] = "crops"
+    csv: Path
+    root: Path | None = None  # folder the paths are relative to (default: the CSV's folder)
+    limit: int | None = None  # use at most this many rows (quick experiments, tests)
+    fake_method: str = "Deepfakes"  # method label for fake rows without a method column
+
+
+class VideoSource(_Strict):
+    """Videos listed in a metadata CSV (``seethrough prep meta``); faces are cropped on the fly and cached."""
+
+    kind: Literal["videos"] = "videos"
+    csv: Path
+    root: Path | None = None
+    frames: int = 16
+    limit: int | None = None
+
+
+class SynthConfig(_Strict):
+    """Pseudo-fakes made from real faces during training (see ``seethrough.synth``)."""
+
+    prob: float = 0.5  # chance that a real training face is turned into a pseudo-fake
+    families: dict[str, float] = Field(default_factory=lambda: {"self_blend": 0.6, "face_swap": 0.2, "reenact": 0.2})
+    # Method-head label of each family; None = blend-only artefacts, excluded from the method loss.
+    method_of: dict[str, str | None] = Field(
+        default_factory=lambda: {"self_blend": None, "face_swap": "FaceSwap", "reenact": "Face2Face"}
+    )
+
+
+class DataConfig(_Strict):
+    sources: list[Annotated[CropSource | VideoSource, Field(discriminator="kind")]]
+    image_size: int = 224
+    crop_margin: float = 1.0  # face crop margin at inference for video sources (1.0 = tight, as the DFDC crops)
+    val_frac: float = 0.1
+    synth: SynthConfig = Field(default_factory=SynthConfig)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    cache_dir: Path = Path(".seethrough/cache")
+
+
+class ModelConfig(_Strict):
+    backbone: str = "efficientnet_lite0"
+    pretrained: bool = True
+    weights_path: Path | None = None
+    temporal: Literal["lstm", "bilstm", "mean"] = "lstm"
+    hidden: int = 128
+    dropout: float = 0.3
+
+
+class FrameStage(_Strict):
+    epochs: float = 2.0  # fractional epochs allowed (CPU budgets)
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    method_loss_weight: float = 0.3
+    class_weighting: bool = True
+    oversample: bool = False
+    eval_every: int = 0  # steps; 0 = once per epoch
+    checkpoint_every: int = 100  # steps between resumable checkpoints
+    max_val: int = 2000  # validation items per evaluation (CPU budget)
+
+
+class TemporalStage(_Strict):
+    enabled: bool = True
+    sources: list[VideoSource] = Field(default_factory=list)  # sequences, besides the crops as clips of one
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 1e-3
+    frames: int = 16
+
+
+class TrainConfig(_Strict):
+    name: str = "run"
+    seed: int = 0
+    output_dir: Path = Path("runs/run")
+    threads: int | None = None
+    workers: int = 1  # DataLoader worker processes for decoding/augmentation
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    frames: FrameStage = Field(default_factory=FrameStage)
+    temporal: TemporalStage = Field(default_factory=TemporalStage)
+    methods: list[str] = Field(default_factory=lambda: ["Deepfakes", "FaceSwap", "Face2Face"])
+
+    def resolve_paths(self, base: Path) -> "TrainConfig":
+        """Make relative paths absolute against ``base`` (the config file's folder)."""
+        def fix(p: Path | None) -> Path | None:
+            if p is None or p.is_absolute():
+                return p
+            return (base / p).resolve()
+
+        for s in [*self.data.sources, *self.temporal.sources]:
+            s.csv = fix(s.csv)
+            s.root = fix(s.root)
+        self.model.weights_path = fix(self.model.weights_path)
+        return self
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    try:
+        cfg = TrainConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path} is not a valid training config:\n{exc}") from exc
+    return cfg.resolve_paths(path.parent.resolve())
+
+
+def dump_config(cfg: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))

@@ -1,0 +1,150 @@
+"""``seethrough evaluate``: run :func:`~seethrough.analysis.analyze` over a labelled set.
+
+Writes ``metrics.json`` (video- and frame-level), ``confusion.csv``/``confusion.png``,
+``classification_report.txt``, ``per_method.csv``, ``predictions.csv`` and
+``failures.json`` (misclassified files with their scores, the input of
+``seethrough finetune``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..log import get_logger
+from .metrics import binary_report, multiclass_report, roc_auc
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Item:
+    path: Path
+    label: int  # 0 real, 1 fake
+    method: str
+
+
+def items_from_csv(csv_path: Path, root: Path | None = None, split: str | None = None) -> list[Item]:
+    """Rows of a metadata CSV (``path,label[,method][,split]``); paths relative to ``root`` or the CSV."""
+    root = root or csv_path.parent
+    items = []
+    with open(csv_path, newline="") as fh:
+        for r in csv.DictReader(fh):
+            if split and r.get("split") and r["split"] != split:
+                continue
+            y = 1 if r["label"].strip().lower() in ("fake", "1") else 0
+            items.append(Item(root / r["path"], y, r.get("method") or ("original" if y == 0 else "unknown")))
+    return items
+
+
+def evaluate(items: list[Item], out_dir: Path, *, predictor=None, options=None, threshold: float = 0.5) -> dict:
+    from ..analysis import analyze
+    from ..inference import get_predictor
+
+    predictor = predictor or get_predictor()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows, frame_scores, frame_labels = [], [], []
+    for it in tqdm(items, desc="evaluating", unit="file"):
+        a = analyze(it.path, predictor=predictor, options=options)
+        row = {"path": str(it.path), "label": it.label, "method": it.method, "status": a.status,
+               "fake_probability": a.fake_probability, "verdict": a.verdict,
+               "predicted_method": (a.method or {}).get("predicted"), "message": a.message}
+        rows.append(row)
+        if a.status == "ok":
+            fs = [f.fake_probability for f in a.frames if f.fake_probability is not None]
+            frame_scores += fs
+            frame_labels += [it.label] * len(fs)
+    ok = [r for r in rows if r["status"] == "ok"]
+    y = np.array([r["label"] for r in ok])
+    p = np.array([r["fake_probability"] for r in ok], dtype=float)
+    metrics = {
+        "n_files": len(rows),
+        "n_scored": len(ok),
+        "n_no_face": sum(r["status"] == "no_face" for r in rows),
+        "n_error": sum(r["status"] == "error" for r in rows),
+        "video": binary_report(y, p, threshold) if len(ok) else {},
+        "frame": {"n": len(frame_scores), "auc": roc_auc(np.array(frame_labels), np.array(frame_scores))},
+        "verdicts": {v: sum(r["verdict"] == v for r in ok) for v in ("real", "uncertain", "fake")},
+        "model": predictor.info,
+    }
+    per_method = _per_method(ok, threshold)
+    metrics["per_method"] = per_method
+    known = [r for r in ok if r["label"] == 1 and r["method"] in predictor.methods]
+    if known:
+        names = predictor.methods
+        metrics["method"] = multiclass_report(
+            [names.index(r["method"]) for r in known], [names.index(r["predicted_method"]) for r in known], names
+        )
+    failures = [r for r in ok if (r["fake_probability"] >= threshold) != bool(r["label"])]
+    _write(out_dir, rows, metrics, per_method, failures)
+    return metrics
+
+
+def _per_method(ok: list[dict], threshold: float) -> list[dict]:
+    reals = np.array([r["fake_probability"] for r in ok if r["label"] == 0], dtype=float)
+    out = []
+    for m in sorted({r["method"] for r in ok}):
+        ps = np.array([r["fake_probability"] for r in ok if r["method"] == m], dtype=float)
+        is_real = m == "original"
+        out.append({
+            "method": m,
+            "n": len(ps),
+            "mean_fake_probability": float(ps.mean()),
+            # share called fake (for reals: the false-positive rate)
+            "called_fake": float((ps >= threshold).mean()),
+            "auc_vs_real": float("nan") if is_real or not len(reals) else
+            roc_auc(np.r_[np.zeros(len(reals)), np.ones(len(ps))], np.r_[reals, ps]),
+        })
+    return out
+
+
+def _write(out_dir: Path, rows, metrics, per_method, failures) -> None:
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    with open(out_dir / "predictions.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()) if rows else ["path"])
+        w.writeheader()
+        w.writerows(rows)
+    with open(out_dir / "per_method.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["method", "n", "mean_fake_probability", "called_fake", "auc_vs_real"])
+        w.writeheader()
+        w.writerows(per_method)
+    (out_dir / "failures.json").write_text(json.dumps(failures, indent=2))
+    video = metrics.get("video") or {}
+    cm = video.get("confusion", [[0, 0], [0, 0]])
+    with open(out_dir / "confusion.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["", "predicted real", "predicted fake"])
+        w.writerow(["real", *cm[0]])
+        w.writerow(["fake", *cm[1]])
+    lines = [f"files: {metrics['n_files']}, scored: {metrics['n_scored']}, no face: {metrics['n_no_face']}, errors: {metrics['n_error']}"]
+    for k in ("accuracy", "macro_precision", "macro_recall", "macro_f1", "auc", "eer"):
+        if k in video:
+            lines.append(f"video {k}: {video[k]:.4f}")
+    lines.append(f"frame auc: {metrics['frame']['auc']:.4f} over {metrics['frame']['n']} frames")
+    if "method" in metrics:
+        lines.append(f"method accuracy: {metrics['method']['accuracy']:.4f}, macro F1 {metrics['method']['macro_f1']:.4f}")
+    (out_dir / "classification_report.txt").write_text("\n".join(lines) + "\n")
+    _plot_confusion(cm, out_dir / "confusion.png")
+
+
+def _plot_confusion(cm, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    ax.imshow(np.array(cm), cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, str(cm[i][j]), ha="center", va="center", fontsize=12)
+    ax.set_xticks([0, 1], ["real", "fake"]), ax.set_yticks([0, 1], ["real", "fake"])
+    ax.set_xlabel("predicted"), ax.set_ylabel("true")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

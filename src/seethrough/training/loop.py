@@ -1,0 +1,257 @@
+"""CPU-friendly two-stage training.
+
+Stage 1 fine-tunes the backbone and the per-frame heads on single face crops (real,
+dataset fakes and pseudo-fakes). Stage 2 freezes the backbone, caches per-frame
+embeddings and trains the temporal head on sequences. Both stages checkpoint often
+and resume where they stopped; a fixed seed makes a run repeatable.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, WeightedRandomSampler
+from tqdm.auto import tqdm
+
+from ..log import get_logger
+from .config import CropSource, TrainConfig, dump_config
+from .data import IGNORE, CropTable, FrameDataset, group_split, load_crop_table
+from .metrics import roc_auc
+
+log = get_logger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def concat_tables(tables: list[CropTable]) -> CropTable:
+    if len(tables) == 1:
+        return tables[0]
+    return CropTable(
+        np.concatenate([np.asarray(t.images) for t in tables]),
+        np.concatenate([t.landmarks for t in tables]),
+        np.concatenate([t.labels for t in tables]),
+        sum((t.methods for t in tables), []),
+        sum((t.groups for t in tables), []),
+        sum((t.paths for t in tables), []),
+    )
+
+
+def load_tables(cfg: TrainConfig) -> CropTable:
+    tables = []
+    for src in cfg.data.sources:
+        if isinstance(src, CropSource):
+            tables.append(load_crop_table(src, cfg.data.image_size, cfg.data.cache_dir))
+        else:
+            from .videos import load_video_table
+
+            tables.append(load_video_table(src, cfg.data.image_size, cfg.data.crop_margin, cfg.data.cache_dir))
+    return concat_tables(tables)
+
+
+def build_model(cfg: TrainConfig):
+    from ..models import build_detector
+
+    return build_detector(
+        pretrained=cfg.model.pretrained,
+        weights_path=cfg.model.weights_path,
+        backbone=cfg.model.backbone,
+        temporal=cfg.model.temporal,
+        num_methods=len(cfg.methods),
+        hidden_size=cfg.model.hidden,
+        dropout=cfg.model.dropout,
+    )
+
+
+def class_weights(labels: np.ndarray, synth_share: float) -> torch.Tensor:
+    """Inverse-frequency weights for real/fake, counting expected pseudo-fakes as fake."""
+    n_real = float((labels == 0).sum()) * (1 - synth_share)
+    n_fake = float((labels == 1).sum()) + float((labels == 0).sum()) * synth_share
+    n = n_real + n_fake
+    return torch.tensor([n / (2 * max(n_real, 1.0)), n / (2 * max(n_fake, 1.0))], dtype=torch.float32)
+
+
+@dataclass
+class EvalResult:
+    auc: float
+    auc_pseudo: float
+    accuracy: float
+    loss: float
+
+    @property
+    def score(self) -> float:
+        """Model selection: the mean of dataset-fake AUC and pseudo-fake AUC (when both exist)."""
+        vals = [v for v in (self.auc, self.auc_pseudo) if not math.isnan(v)]
+        return float(np.mean(vals)) if vals else float("nan")
+
+
+@torch.no_grad()
+def predict_frames(model, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
+    """(fake probabilities, labels) for every item of ``loader``."""
+    model.eval()
+    probs, labels = [], []
+    for x, y, _, _ in loader:
+        logits = model.forward_frames(x)[0]
+        probs.append(torch.softmax(logits.float(), 1)[:, 1].numpy())
+        labels.append(y.numpy())
+    return np.concatenate(probs), np.concatenate(labels)
+
+
+def evaluate_frames(model, val: CropTable, cfg: TrainConfig, prep: dict) -> EvalResult:
+    """Validation on dataset fakes as they are, and on pseudo-fakes of the validation reals."""
+    bs = cfg.frames.batch_size
+    plain = FrameDataset(val, cfg.methods, prep["mean"], prep["std"], seed=cfg.seed, deterministic=True)
+    p, y = predict_frames(model, DataLoader(plain, batch_size=bs))
+    eps = 1e-6
+    loss = float(-np.mean(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)))
+    auc_pseudo = float("nan")
+    reals = np.flatnonzero((val.labels == 0) & ~np.isnan(val.landmarks[:, 0, 0]))
+    if len(reals) and cfg.data.synth.prob > 0:
+        synth_cfg = cfg.data.synth.model_copy(update={"prob": 1.0})
+        fake_ds = FrameDataset(val.subset(reals), cfg.methods, prep["mean"], prep["std"], synth=synth_cfg,
+                               seed=cfg.seed + 1, deterministic=True)
+        pf, _ = predict_frames(model, DataLoader(fake_ds, batch_size=bs))
+        auc_pseudo = roc_auc(np.r_[np.zeros(len(reals)), np.ones(len(pf))], np.r_[p[y == 0][: len(reals)], pf])
+    return EvalResult(roc_auc(y, p), auc_pseudo, float(((p >= 0.5) == y).mean()), loss)
+
+
+def _lr_at(step: int, total: int, base: float, warmup: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool = True) -> Path:
+    """Stage 1. Returns the path of the best frame-stage weights (``frames_best.pt``)."""
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, out / "config.yaml")
+    seed_everything(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    table = table if table is not None else load_tables(cfg)
+    tr_idx, va_idx = group_split(table.groups, cfg.data.val_frac, cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    va_idx = np.sort(rng.permutation(va_idx)[: cfg.frames.max_val])
+    train_t, val_t = table.subset(tr_idx), table.subset(va_idx)
+    np.save(out / "val_index.npy", va_idx)
+    log.info("frame stage: %d train / %d val crops (%d groups held out)", len(train_t), len(val_t), len(set(val_t.groups)))
+
+    model = build_model(cfg)
+    prep = model.preprocessing
+    ds = FrameDataset(train_t, cfg.methods, prep["mean"], prep["std"], augment=cfg.data.augment,
+                      synth=cfg.data.synth, seed=cfg.seed)
+    fs = cfg.frames
+    synth_share = cfg.data.synth.prob * float(np.mean(~np.isnan(train_t.landmarks[train_t.labels == 0, 0, 0]))) if (train_t.labels == 0).any() else 0.0
+    weights = class_weights(train_t.labels, synth_share) if fs.class_weighting else torch.ones(2)
+    sampler = None
+    if fs.oversample:
+        per_class = 1.0 / np.bincount(train_t.labels, minlength=2).clip(min=1)
+        sampler = WeightedRandomSampler(per_class[train_t.labels], num_samples=len(train_t), replacement=True)
+    g = torch.Generator().manual_seed(cfg.seed)
+    loader = DataLoader(ds, batch_size=fs.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+                        num_workers=cfg.workers, persistent_workers=cfg.workers > 0, generator=g)
+    total = max(1, int(math.ceil(fs.epochs * len(ds) / fs.batch_size)))
+    opt = torch.optim.AdamW(model.parameters(), lr=fs.lr, weight_decay=fs.weight_decay)
+    eval_every = fs.eval_every or len(loader)
+
+    step, best, history = 0, -1.0, []
+    last = out / "frames_last.pt"
+    if resume and last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step, best, history = state["step"], state["best"], state["history"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed frame stage at step %d/%d (best score %.4f)", step, total, best)
+    if step >= total:
+        return out / "frames_best.pt"
+
+    log.info("class weights real/fake = %.3f/%.3f; %d steps of %d", weights[0], weights[1], total, fs.batch_size)
+    bar = tqdm(total=total, initial=step, desc="frame stage", unit="step", dynamic_ncols=True)
+    t0, run_loss, n_loss = time.time(), 0.0, 0
+    while step < total:
+        ds.epoch = step // len(loader)
+        model.train()
+        for x, y, m, _ in loader:
+            for gparam in opt.param_groups:
+                gparam["lr"] = _lr_at(step, total, fs.lr, fs.warmup_steps)
+            frame_logits, method_logits, _ = model.forward_frames(x)
+            loss = F.cross_entropy(frame_logits, y, weight=weights)
+            if (m != IGNORE).any():
+                loss = loss + fs.method_loss_weight * F.cross_entropy(method_logits, m, ignore_index=IGNORE)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            step += 1
+            run_loss, n_loss = run_loss + loss.item(), n_loss + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{run_loss / n_loss:.3f}")
+            done = step >= total
+            if step % eval_every == 0 or done:
+                res = evaluate_frames(model, val_t, cfg, prep)
+                row = {"step": step, "epoch": round(step / len(loader), 3), "train_loss": run_loss / max(n_loss, 1),
+                       "val_loss": res.loss, "val_auc": res.auc, "val_auc_pseudo": res.auc_pseudo,
+                       "val_acc": res.accuracy, "lr": opt.param_groups[0]["lr"], "seconds": time.time() - t0}
+                history.append(row)
+                _write_history(history, out / "metrics_frames.csv")
+                _plot_history(history, out / "curves_frames.png")
+                log.info("step %d: val AUC %.4f, pseudo-fake AUC %.4f, acc %.3f", step, res.auc, res.auc_pseudo, res.accuracy)
+                run_loss, n_loss = 0.0, 0
+                if res.score > best or best < 0:
+                    best = res.score
+                    torch.save({"model": model.state_dict(), "step": step, "score": best}, out / "frames_best.pt")
+                model.train()
+            if step % fs.checkpoint_every == 0 or done:
+                _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                              "history": history, "torch_rng": torch.get_rng_state()}, last)
+            if done:
+                break
+    bar.close()
+    return out / "frames_best.pt"
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _write_history(history: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(history[0].keys()))
+        w.writeheader()
+        w.writerows(history)
+
+
+def _plot_history(history: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [h["step"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    a.plot(steps, [h["train_loss"] for h in history], "o-", label="train")
+    a.plot(steps, [h["val_loss"] for h in history], "o-", label="validation")
+    a.set_xlabel("step"), a.set_ylabel("loss"), a.legend()
+    for key, label in (("val_auc", "dataset fakes"), ("val_auc_pseudo", "pseudo-fakes")):
+        b.plot(steps, [h.get(key, float("nan")) for h in history], "o-", label=label)
+    b.set_xlabel("step"), b.set_ylabel("validation AUC"), b.set_ylim(0.4, 1.0), b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,53 @@
+"""Shared fixtures: generated media and a tiny (untrained) detector checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def face_clip(media_dir) -> Path:
+    """48 frames, 640x480 H.264, the astronaut moving; frames 20-23 without a face."""
+    from seethrough.testing import make_face_video
+
+    return make_face_video(media_dir / "clip.mp4", n_frames=48, no_face_frames=range(20, 24))
+
+
+@pytest.fixture(scope="session")
+def face_image(media_dir) -> Path:
+    from seethrough.testing import make_face_image
+
+    return make_face_image(media_dir / "face.jpg")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny_cnn detector with random weights: exercises every code path in milliseconds."""
+    import torch
+
+    from seethrough.models import build_detector, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_detector(pretrained=False, backbone="tiny_cnn", temporal="lstm", num_methods=3, hidden_size=16)
+    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    return save_checkpoint(
+        path,
+        model,
+        labels={"binary": ["real", "fake"], "methods": ["Deepfakes", "FaceSwap", "Face2Face"]},
+        config={"name": "tiny-test", "data": {"crop_margin": 1.15}},
+        calibration={"temperature": 1.0, "thresholds": {"real_below": 0.4, "fake_above": 0.6}},
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_predictor(tiny_checkpoint):
+    from seethrough.inference import Predictor
+
+    return Predictor(tiny_checkpoint)

@@ -1,0 +1,158 @@
+"""The face stage end to end: detect -> filter by size -> track -> landmarks -> crops."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+
+from ..log import get_logger
+from ..media.types import Frame
+from .align import MARGIN_LOOSE, align_face
+from .detector import RetinaFaceDetector
+from .landmarks import get_predictor, predict_landmarks
+from .tracker import TrackerConfig, main_track, track_faces
+from .types import FaceCrop, FaceResult, FrameFaces
+
+log = get_logger(__name__)
+
+
+class FacePipeline:
+    """Find the main subject's face in a list of frames and cut aligned crops.
+
+    ``min_face`` is the shortest side (pixels, in frame coordinates) a detection needs
+    to count; smaller faces are reported as ``face_too_small``. ``margin`` and
+    ``rotate`` are passed to :func:`~seethrough.faces.align.align_face`; with
+    ``landmarks=False`` crops are placed from the detector box alone (no dlib).
+    """
+
+    def __init__(
+        self,
+        detector: RetinaFaceDetector | None = None,
+        *,
+        min_face: int = 40,
+        crop_size: int = 224,
+        margin: float = MARGIN_LOOSE,
+        landmarks: bool = True,
+        rotate: bool = False,
+        tracker: TrackerConfig | None = None,
+    ) -> None:
+        if min_face < 1:
+            raise ValueError(f"min_face must be a positive number of pixels, got {min_face}")
+        self.detector = detector or RetinaFaceDetector()
+        self.min_face = int(min_face)
+        self.crop_size = int(crop_size)
+        self.margin = float(margin)
+        self.landmarks = bool(landmarks)
+        self.rotate = bool(rotate)
+        self.tracker = tracker or TrackerConfig()
+
+    def settings(self) -> dict:
+        return {
+            "min_face": self.min_face,
+            "crop_size": self.crop_size,
+            "margin": self.margin,
+            "landmarks": self.landmarks,
+            "rotate": self.rotate,
+            "score_threshold": self.detector.score_threshold,
+            "max_side": self.detector.max_side,
+        }
+
+    def warmup(self) -> None:
+        """Load the models now (about 1-2 s) so the first ``process`` is not slower."""
+        self.detector.warmup()
+        if self.landmarks:
+            get_predictor()
+
+    def process_image(self, image: np.ndarray) -> FaceResult:
+        """Run on a single still image (frame index 0, time 0)."""
+        return self.process([Frame(index=0, time_s=0.0, image=image)])
+
+    def process(self, frames: Sequence[Frame]) -> FaceResult:
+        timings = {"detect": 0.0, "landmarks": 0.0, "crops": 0.0}
+        per_frame: list[FrameFaces] = []
+        usable = []
+        t0 = time.perf_counter()
+        for pos, frame in enumerate(frames):
+            dets = self.detector.detect(frame.image)
+            big = [d for d in dets if d.min_side >= self.min_face]
+            status = "ok" if big else ("face_too_small" if dets else "no_face")
+            per_frame.append(
+                FrameFaces(pos, frame.index, frame.time_s, status, detections=dets, too_small=len(dets) - len(big))
+            )
+            usable.append(big)
+        timings["detect"] = (time.perf_counter() - t0) * 1000
+
+        tracks = track_faces(usable, self.tracker)
+        main = main_track(tracks)
+        crops: list[FaceCrop] = []
+        if main is not None:
+            for pos, det in zip(main.positions, main.detections):
+                frame = frames[pos]
+                lm = None
+                if self.landmarks:
+                    t = time.perf_counter()
+                    lm = predict_landmarks(frame.image, det)
+                    timings["landmarks"] += (time.perf_counter() - t) * 1000
+                t = time.perf_counter()
+                aligned = align_face(
+                    frame.image,
+                    landmarks=lm,
+                    box=det.box,
+                    kps5=det.kps5,
+                    size=self.crop_size,
+                    margin=self.margin,
+                    rotate=self.rotate,
+                )
+                timings["crops"] += (time.perf_counter() - t) * 1000
+                crops.append(
+                    FaceCrop(
+                        frame_index=frame.index,
+                        time_s=frame.time_s,
+                        box=det.box,
+                        score=det.score,
+                        landmarks=lm,
+                        crop=aligned.crop,
+                        crop_landmarks=aligned.landmarks if lm is not None else None,
+                        matrix=aligned.matrix,
+                    )
+                )
+        n = max(len(frames), 1)
+        timings["detect_per_frame"] = timings["detect"] / n
+        if crops:
+            timings["landmarks_per_face"] = timings["landmarks"] / len(crops)
+            timings["crop_per_face"] = timings["crops"] / len(crops)
+        status, message = self._outcome(per_frame, main.track_id if main else None, len(crops))
+        log.debug("faces: %s (%s)", status, message)
+        return FaceResult(
+            status=status,
+            message=message,
+            frames=per_frame,
+            tracks=tracks,
+            main_track_id=main.track_id if main else None,
+            crops=crops,
+            timings_ms=timings,
+            settings=self.settings(),
+        )
+
+    def _outcome(self, frames: list[FrameFaces], main_id: int | None, n_crops: int) -> tuple[str, str]:
+        n = len(frames)
+        if n == 0:
+            return "no_face", "There were no frames to look for faces in."
+        n_ok = sum(f.status == "ok" for f in frames)
+        if n_ok:
+            return "ok", f"Face found in {n_ok} of {n} frames; the main face (track {main_id}) is in {n_crops}."
+        small = [d.min_side for f in frames for d in f.detections]
+        if small:
+            return (
+                "face_too_small",
+                f"Faces were found in {sum(f.status == 'face_too_small' for f in frames)} of {n} frames, but all are "
+                f"smaller than {self.min_face} px (largest {max(small):.0f} px). Use a higher-resolution or "
+                "closer-up video, or lower the minimum face size.",
+            )
+        return (
+            "no_face",
+            f"No face was found in any of the {n} frames looked at. Check that the media shows a face "
+            "clearly (frontal, lit, not covered), or lower the detection threshold.",
+        )

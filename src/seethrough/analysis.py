@@ -114,7 +114,7 @@ def analyze(
         faces = FacePipeline(min_face=opts.min_face, crop_size=predictor.size, margin=predictor.crop_margin).process(frames)
         result.faces = faces.to_summary()
         t = tick("faces", t)
-        result.frames = [FrameScore(f.frame_index, round(f.time_s, 4), None) for f in frames]
+        result.frames = [FrameScore(f.index, round(f.time_s, 4), None) for f in frames]
         if not faces.ok:
             raise NoFaceError(faces.message)
         step("model", 0.6)

@@ -1,3 +1,161 @@
-"""CLI commands (see module docstring of the owner)."""
+"""Top-level commands: analyze, demo, train, finetune, evaluate."""
 
-from .app import app, prep_app  # noqa: F401
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .app import app
+
+console = Console(stderr=True)
+
+
+def _options(frames: int, sampling: str, min_face: int):
+    from ..analysis import AnalyzeOptions
+
+    return AnalyzeOptions(frames=frames, sampling=sampling, min_face=min_face)
+
+
+def _print_text(a) -> None:
+    name = a.file.get("name")
+    if a.status != "ok":
+        colour = "yellow" if a.status == "no_face" else "red"
+        console.print(f"[bold]{name}[/bold]: [{colour}]{a.status}[/{colour}] — {a.message}")
+        return
+    colour = {"fake": "red", "uncertain": "yellow", "real": "green"}[a.verdict]
+    console.print(
+        f"[bold]{name}[/bold]: [{colour} bold]{a.verdict.upper()}[/{colour} bold] "
+        f"(fake probability {a.fake_probability:.3f})"
+    )
+    if a.method:
+        probs = ", ".join(f"{k} {v:.2f}" for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
+        console.print(f"  resembles: {a.method['predicted']}  ({probs}; conditional on manipulation)")
+    scored = [f for f in a.frames if f.fake_probability is not None]
+    if len(scored) > 1:
+        top = sorted(scored, key=lambda f: -f.fake_probability)[:3]
+        console.print("  most suspicious frames: " + ", ".join(f"#{f.index} at {f.time_s:.2f}s ({f.fake_probability:.2f})" for f in top))
+    console.print(f"  {len(scored)} face frames scored; model {a.model['name']}; {a.timings_ms.get('total', 0):.0f} ms")
+
+
+@app.command("analyze")
+def analyze_cmd(
+    files: list[Path] = typer.Argument(..., help="Videos or images to analyse."),
+    fmt: str = typer.Option("text", "--format", "-f", help="text | json | jsonl"),
+    frames: int = typer.Option(32, help="Frames sampled per video."),
+    sampling: str = typer.Option("even", help="even (spread over the video) | first"),
+    min_face: int = typer.Option(40, help="Smallest face side in pixels that is analysed."),
+    model: Optional[Path] = typer.Option(None, help="Checkpoint to use instead of the bundled default model."),
+) -> None:
+    """Is this face real or manipulated? Verdict, calibrated probability, method, per-frame scores."""
+    from ..analysis import analyze
+    from ..inference import get_predictor
+    from ..errors import SeethroughError
+
+    if fmt not in ("text", "json", "jsonl"):
+        raise typer.BadParameter("--format must be text, json or jsonl")
+    try:
+        predictor = get_predictor(model)
+    except SeethroughError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2)
+    opts = _options(frames, sampling, min_face)
+    results = []
+    for f in files:
+        a = analyze(f, predictor=predictor, options=opts)
+        results.append(a)
+        if fmt == "jsonl":
+            sys.stdout.write(json.dumps(a.to_dict()) + "\n")
+            sys.stdout.flush()
+        elif fmt == "text":
+            _print_text(a)
+    if fmt == "json":
+        payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    if any(r.status == "error" for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo_cmd(
+    out: Optional[Path] = typer.Option(None, help="Folder for the generated demo clip (default: a temp folder)."),
+) -> None:
+    """Generate a short face clip and run the whole analysis on it (what `make run` does)."""
+    from ..analysis import analyze
+    from ..testing import make_face_video
+
+    folder = out or Path(tempfile.mkdtemp(prefix="seethrough-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    clip = make_face_video(folder / "demo.mp4", n_frames=72, fps=24, size=(640, 480), no_face_frames=range(30, 36))
+    console.print(f"demo clip: {clip} (3 s, 640x480, the astronaut photo moving; frames 30-35 without a face)")
+    a = analyze(clip)
+    faces = a.faces or {}
+    counts = faces.get("frame_status_counts", {})
+    t = Table(title="What the pipeline found")
+    t.add_column("stage"), t.add_column("result")
+    if a.media:
+        m = a.media
+        t.add_row("media", f"{m['codec']} {m['width']}x{m['height']} @ {m['fps']:.1f} fps, {m['frame_count']} frames, {m['duration_s']:.2f} s")
+    t.add_row("frames sampled", str(len(a.frames)))
+    t.add_row("faces", f"{counts.get('ok', 0)} frames with a face, {counts.get('no_face', 0)} without, "
+                       f"{faces.get('n_tracks', 0)} track(s)")
+    t.add_row("timings (ms)", ", ".join(f"{k} {v:.0f}" for k, v in a.timings_ms.items()))
+    console.print(t)
+    _print_text(a)
+    console.print("Try: seethrough analyze YOUR_VIDEO.mp4   (or --format json)")
+
+
+@app.command("train")
+def train_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML training config (see configs/)."),
+    fresh: bool = typer.Option(False, help="Ignore checkpoints of an earlier run and start again."),
+) -> None:
+    """Train a detector: frame stage, temporal stage, calibration; resumable."""
+    from ..errors import SeethroughError
+    from ..training.config import load_config
+    from ..training.run import train
+
+    try:
+        path = train(load_config(config), resume=not fresh)
+    except SeethroughError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    console.print(f"checkpoint: {path}")
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    meta: Path = typer.Argument(..., help="Metadata CSV (path,label[,method][,split]) from `seethrough prep meta`."),
+    out: Path = typer.Option(Path("eval"), "--out", "-o", help="Folder for the report files."),
+    root: Optional[Path] = typer.Option(None, help="Folder the CSV paths are relative to (default: the CSV's folder)."),
+    split: Optional[str] = typer.Option(None, help="Only rows of this split (e.g. test)."),
+    model: Optional[Path] = typer.Option(None, help="Checkpoint (default: the bundled model)."),
+    frames: int = typer.Option(32, help="Frames sampled per video."),
+    threshold: float = typer.Option(0.5, help="Fake-probability threshold for accuracy/F1/confusion."),
+) -> None:
+    """Accuracy, macro F1/P/R, ROC-AUC (video and frame), EER, confusion, per-method scores, failures.json."""
+    from ..errors import SeethroughError
+    from ..inference import get_predictor
+    from ..training.evaluate import evaluate, items_from_csv
+
+    try:
+        predictor = get_predictor(model)
+        items = items_from_csv(meta, root, split)
+    except (SeethroughError, OSError, KeyError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    m = evaluate(items, out, predictor=predictor, options=_options(frames, "even", 40), threshold=threshold)
+    console.print((out / "classification_report.txt").read_text())
+    t = Table(title="per method")
+    for c in ("method", "n", "mean p(fake)", "called fake", "AUC vs real"):
+        t.add_column(c)
+    for r in m["per_method"]:
+        t.add_row(r["method"], str(r["n"]), f"{r['mean_fake_probability']:.3f}", f"{r['called_fake']:.3f}", f"{r['auc_vs_real']:.3f}")
+    console.print(t)
+    console.print(f"reports in {out}/")

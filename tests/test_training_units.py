@@ -1,0 +1,89 @@
+"""Units of the training package: augmentation, metrics, calibration, config, splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from seethrough.errors import ConfigError
+from seethrough.testing import astronaut_rgb
+from seethrough.training.augment import AugmentConfig, Augmenter, jpeg, reframe
+from seethrough.training.config import load_config
+from seethrough.training.data import group_split
+from seethrough.training.loop import class_weights
+from seethrough.training.metrics import binary_report, eer, fit_temperature
+
+
+def test_augmenter_keeps_shape_and_changes_pixels():
+    img = np.ascontiguousarray(astronaut_rgb()[:224, :224])
+    cfg = AugmentConfig(flip=0, reframe=1, jpeg=1, blur=1, color=1, resize=1, noise=1, cutout=1)
+    out, mask = Augmenter(cfg, np.random.default_rng(0))(img, np.ones((224, 224), np.float32))
+    assert out.shape == img.shape and out.dtype == np.uint8 and mask.shape == (224, 224)
+    assert np.abs(out.astype(int) - img).mean() > 3
+
+
+def test_reframe_moves_mask_with_image():
+    img = np.zeros((100, 100, 3), np.uint8)
+    mask = np.zeros((100, 100), np.float32)
+    img[40:60, 40:60] = 255
+    mask[40:60, 40:60] = 1
+    out, m = reframe(img, mask, 0.5, (0.0, 0.0))  # zoom in x2 about the centre
+    assert (out[..., 0] > 128).sum() == pytest.approx(1600, rel=0.1)
+    assert np.array_equal(out[..., 0] > 128, m > 0.5)
+
+
+def test_jpeg_is_lossy_but_close():
+    img = np.ascontiguousarray(astronaut_rgb()[:128, :128])
+    out = jpeg(img, 30)
+    diff = np.abs(out.astype(int) - img).mean()
+    assert 0.5 < diff < 15
+
+
+def test_binary_report_and_eer():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.4, 0.7, 0.8, 0.9])
+    r = binary_report(y, p, 0.5)
+    assert r["accuracy"] == pytest.approx(0.75)
+    assert r["auc"] == pytest.approx(15 / 16)  # one mis-ordered pair (0.6 real vs 0.4 fake)
+    assert r["confusion"] == [[3, 1], [1, 3]]
+    e, _ = eer(y, p)
+    assert e == pytest.approx(0.25)
+
+
+def test_temperature_recovers_overconfidence():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000)
+    true_logit = rng.normal(0, 1.5, 4000) + (2 * y - 1) * 1.0
+    p_true = 1 / (1 + np.exp(-true_logit))
+    y = (rng.random(4000) < p_true).astype(int)
+    logits = np.stack([np.zeros(4000), true_logit * 3.0], 1)  # 3x overconfident
+    assert fit_temperature(logits, y) == pytest.approx(3.0, rel=0.15)
+
+
+def test_class_weights_count_pseudo_fakes():
+    labels = np.array([0] * 100 + [1] * 100)
+    w = class_weights(labels, synth_share=0.5)  # 50 reals stay real, 150 fakes
+    assert w[0] > w[1]
+    assert float(w[0] * 50) == pytest.approx(float(w[1] * 150))
+
+
+def test_group_split_is_disjoint_and_deterministic():
+    groups = [f"g{i // 3}" for i in range(300)]
+    tr, va = group_split(groups, 0.2, seed=1)
+    assert set(np.array(groups)[tr]).isdisjoint(np.array(groups)[va])
+    assert 0.15 < len(va) / 300 < 0.25
+    tr2, va2 = group_split(groups, 0.2, seed=1)
+    assert np.array_equal(va, va2)
+
+
+def test_config_validation(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {sources: []}\nmodel: {backbon: x}\n")
+    with pytest.raises(ConfigError, match="backbon"):
+        load_config(bad)
+    good = tmp_path / "good.yaml"
+    good.write_text("data:\n  sources:\n    - {kind: crops, csv: crops/labels.csv}\n")
+    cfg = load_config(good)
+    assert cfg.data.sources[0].csv == (tmp_path / "crops" / "labels.csv").resolve()
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")

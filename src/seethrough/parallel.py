@@ -7,6 +7,7 @@ back as they finish; an exception inside one item is returned as that item's res
 
 from __future__ import annotations
 
+import gc
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -64,6 +65,9 @@ def run_parallel(
                 bar.update(1)
                 yield out
             return
+        # Collect decoder objects first: a forked worker that later frees an uncollected
+        # PyAV frame would wait forever for decoder threads that do not exist in it.
+        gc.collect()
         with ProcessPoolExecutor(max_workers=workers) as pool:
             pending = {pool.submit(_call, fn, item) for item in items}
             while pending:

@@ -72,6 +72,7 @@ class ModelConfig(_Strict):
 
 class FrameStage(_Strict):
     epochs: float = 2.0  # fractional epochs allowed (CPU budgets)
+    init_from: Path | None = None  # start from these weights (a frames_best.pt or a checkpoint) instead of ImageNet
     freeze_stages: int = 0  # keep the stem and the first N backbone stages at ImageNet weights (3x faster on CPU)
     batch_size: int = 32
     lr: float = 3e-4
@@ -117,6 +118,7 @@ class TrainConfig(_Strict):
             s.csv = fix(s.csv)
             s.root = fix(s.root)
         self.model.weights_path = fix(self.model.weights_path)
+        self.frames.init_from = fix(self.frames.init_from)
         return self
 
 

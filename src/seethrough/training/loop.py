@@ -75,6 +75,13 @@ def build_model(cfg: TrainConfig):
     )
 
 
+def load_weights(path: Path) -> dict:
+    """A detector state dict from a ``frames_best.pt`` or an exported checkpoint."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("model", state.get("state_dict", state))
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
 def freeze_early_stages(model, n: int) -> list:
     """Freeze the stem and the first ``n`` stages of the backbone; returns the frozen modules.
 
@@ -173,6 +180,9 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     log.info("frame stage: %d train / %d val crops (%d groups held out)", len(train_t), len(val_t), len(set(val_t.groups)))
 
     model = build_model(cfg)
+    if cfg.frames.init_from:
+        model.load_state_dict(load_weights(cfg.frames.init_from))
+        log.info("initialised from %s", cfg.frames.init_from)
     frozen = freeze_early_stages(model, cfg.frames.freeze_stages)
     prep = model.preprocessing
     ds = FrameDataset(train_t, cfg.methods, prep["mean"], prep["std"], augment=cfg.data.augment,

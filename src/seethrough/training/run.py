@@ -23,6 +23,7 @@ def export(cfg: TrainConfig, model, calibration: dict, metrics: dict, path: Path
         path,
         model,
         labels={"binary": ["real", "fake"], "methods": list(cfg.methods)},
+        preprocessing={**model.preprocessing, "input_size": cfg.data.image_size},
         config=config,
         metrics=metrics,
         calibration=calibration,
@@ -51,10 +52,10 @@ def train(cfg: TrainConfig, resume: bool = True) -> Path:
         result = train_temporal(cfg, best, table, sequences)
         model, calibration, metrics = result["model"], result["calibration"], result["metrics"]
     else:
-        from .loop import build_model
+        from .loop import build_model, load_weights
 
         model = build_model(cfg)
-        model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["model"])
+        model.load_state_dict(load_weights(best))
         calibration, metrics = {}, {}
     path = export(cfg, model, calibration, metrics, out / "model.pt")
     log.info("exported %s", path)

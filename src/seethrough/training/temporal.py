@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ..log import get_logger
 from .config import TrainConfig
 from .data import IGNORE, CropTable, FrameDataset, group_split
-from .loop import _plot_history, _write_history, build_model, class_weights, seed_everything
+from .loop import _plot_history, _write_history, build_model, class_weights, load_weights, seed_everything
 from .metrics import binary_report, fit_temperature, roc_auc
 
 log = get_logger(__name__)
@@ -134,7 +134,7 @@ def train_temporal(cfg: TrainConfig, frames_ckpt: Path, table: CropTable, sequen
     seed_everything(cfg.seed)
     out = Path(cfg.output_dir)
     model = build_model(cfg)
-    model.load_state_dict(torch.load(frames_ckpt, map_location="cpu", weights_only=False)["model"])
+    model.load_state_dict(load_weights(frames_ckpt))
     prep = model.preprocessing
     images, clips = build_clips(table, sequences, cfg, max_single=8000)
     log.info("temporal stage: %d clips over %d images", len(clips), len(images))

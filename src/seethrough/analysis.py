@@ -115,8 +115,7 @@ def analyze(
         result.faces = faces.to_summary()
         t = tick("faces", t)
         result.frames = [FrameScore(f.index, round(f.time_s, 4), None) for f in frames]
-        if not faces.ok:
-            raise NoFaceError(faces.message)
+        faces.raise_for_status()  # NoFaceError / FaceTooSmallError
         step("model", 0.6)
         scores = predictor.score([c.crop for c in faces.crops])
         t = tick("model", t)

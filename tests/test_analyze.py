@@ -1,0 +1,114 @@
+"""analyze(): the one flow, on generated media, with a tiny model (behaviour of the flow, not of the model)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from seethrough.analysis import AnalyzeOptions, analyze
+from seethrough.cli import app
+from seethrough.testing import make_audio_only, make_face_video, make_no_face_image, make_truncated_copy
+
+
+def test_video_analysis_has_every_field(face_clip, tiny_predictor):
+    a = analyze(face_clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=16))
+    assert a.status == "ok", a.message
+    assert a.verdict in ("real", "uncertain", "fake")
+    assert 0.0 <= a.fake_probability <= 1.0
+    assert set(a.method["probabilities"]) == {"Deepfakes", "FaceSwap", "Face2Face"}
+    assert a.method["predicted"] == max(a.method["probabilities"], key=a.method["probabilities"].get)
+    assert sum(a.method["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert len(a.frames) == 16
+    times = [f.time_s for f in a.frames]
+    assert times == sorted(times) and times[-1] > 1.0
+    # Frames 20-23 of the clip have no face: sampled ones carry no score, the others do.
+    for f in a.frames:
+        if 20 <= f.index <= 23:
+            assert f.fake_probability is None and f.face_box is None
+        else:
+            assert 0.0 <= f.fake_probability <= 1.0 and len(f.face_box) == 4
+    scored = [f.attention for f in a.frames if f.attention is not None]
+    assert sum(scored) == pytest.approx(1.0, abs=1e-3)
+    assert a.media["frame_count"] == 48 and a.media["width"] == 640
+    assert a.model["name"] == "tiny-test" and len(a.model["sha256"]) == 64
+    assert len(a.file["sha256"]) == 64
+    assert {"probe", "decode", "faces", "model", "total"} <= set(a.timings_ms)
+    json.dumps(a.to_dict())  # JSON-serialisable as is
+
+
+def test_verdict_follows_thresholds(tiny_predictor):
+    assert tiny_predictor.verdict(0.39) == "real"
+    assert tiny_predictor.verdict(0.5) == "uncertain"
+    assert tiny_predictor.verdict(0.6) == "fake"
+
+
+def test_image_is_a_sequence_of_one(face_image, tiny_predictor):
+    a = analyze(face_image, predictor=tiny_predictor)
+    assert a.status == "ok"
+    assert len(a.frames) == 1 and a.frames[0].fake_probability is not None
+    assert a.media["kind"] == "image"
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, status, code",
+    [
+        (lambda d: make_no_face_image(d / "wall.png"), "no_face", "no_face"),
+        (lambda d: _write(d / "empty.mp4", b""), "error", "empty"),
+        (lambda d: _write(d / "notes.mp4", b"not a video\n" * 50), "error", "unsupported"),
+        (lambda d: make_audio_only(d / "voice.mp4"), "error", "no_video"),
+        (lambda d: d / "missing.mp4", "error", None),
+    ],
+)
+def test_bad_inputs_become_statuses(tmp_path, tiny_predictor, make, status, code):
+    path = make(tmp_path)
+    a = analyze(path, predictor=tiny_predictor)
+    assert a.status == status
+    assert a.message and "Traceback" not in a.message
+    if code:
+        assert a.error_code == code
+    assert a.verdict is None and a.fake_probability is None
+
+
+def test_truncated_video_is_an_error(face_clip, tmp_path, tiny_predictor):
+    bad = make_truncated_copy(face_clip, tmp_path / "cut.mp4", keep=0.5)
+    a = analyze(bad, predictor=tiny_predictor)
+    assert a.status == "error" and a.error_code in ("corrupt", "truncated")
+
+
+def test_tiny_faces_are_reported(tmp_path, tiny_predictor):
+    clip = make_face_video(tmp_path / "far.mp4", n_frames=8, size=(640, 480), scale=0.2)  # ~16 px faces
+    a = analyze(clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=8, min_face=40))
+    assert a.status == "no_face" and a.error_code == "face_too_small"
+
+
+def test_cli_json_and_jsonl(face_clip, face_image, tmp_path, tiny_checkpoint):
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyze", str(face_image), "--format", "json", "--model", str(tiny_checkpoint)])
+    assert res.exit_code == 0, res.output
+    one = json.loads(res.stdout)
+    assert one["status"] == "ok" and one["schema_version"]
+
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"\x00\x01garbage" * 100)
+    res = runner.invoke(app, ["analyze", str(face_clip), str(face_image), str(junk), "--format", "jsonl",
+                              "--frames", "8", "--model", str(tiny_checkpoint)])
+    assert res.exit_code == 1  # one file could not be analysed
+    lines = [json.loads(x) for x in res.stdout.strip().splitlines()]
+    assert [x["status"] for x in lines] == ["ok", "ok", "error"]
+    assert lines[0]["file"]["name"] == "clip.mp4" and len(lines[0]["frames"]) == 8
+
+
+def test_cli_text_and_missing_model(face_image, tiny_checkpoint, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(app, ["analyze", str(face_image), "--model", str(tiny_checkpoint)])
+    assert res.exit_code == 0
+    assert "fake probability" in res.output
+    res = runner.invoke(app, ["analyze", str(face_image), "--model", str(tmp_path / "nope.pt")])
+    assert res.exit_code == 2 and "not found" in res.output

@@ -82,31 +82,50 @@ def analyze_cmd(
         raise typer.Exit(1)
 
 
+def _print_pipeline(media: dict | None, faces: dict, n_frames: int, timings: dict) -> None:
+    counts = faces.get("frame_status_counts", {})
+    t = Table(title="What the pipeline found")
+    t.add_column("stage")
+    t.add_column("result")
+    if media:
+        t.add_row("media", f"{media['codec']} {media['width']}x{media['height']} @ {media['fps']:.1f} fps, "
+                           f"{media['frame_count']} frames, {media['duration_s']:.2f} s")
+    t.add_row("frames sampled", str(n_frames))
+    t.add_row("faces", f"{counts.get('ok', 0)} frames with a face, {counts.get('no_face', 0)} without, "
+                       f"{faces.get('n_tracks', 0)} track(s)")
+    t.add_row("timings (ms)", ", ".join(f"{k} {v:.0f}" for k, v in timings.items()))
+    console.print(t)
+
+
 @app.command("demo")
 def demo_cmd(
     out: Optional[Path] = typer.Option(None, help="Folder for the generated demo clip (default: a temp folder)."),
 ) -> None:
     """Generate a short face clip and run the whole analysis on it (what `make run` does)."""
     from ..analysis import analyze
+    from ..errors import ModelError
+    from ..inference import get_predictor
     from ..testing import make_face_video
 
     folder = out or Path(tempfile.mkdtemp(prefix="seethrough-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     clip = make_face_video(folder / "demo.mp4", n_frames=72, fps=24, size=(640, 480), no_face_frames=range(30, 36))
     console.print(f"demo clip: {clip} (3 s, 640x480, the astronaut photo moving; frames 30-35 without a face)")
-    a = analyze(clip)
-    faces = a.faces or {}
-    counts = faces.get("frame_status_counts", {})
-    t = Table(title="What the pipeline found")
-    t.add_column("stage"), t.add_column("result")
-    if a.media:
-        m = a.media
-        t.add_row("media", f"{m['codec']} {m['width']}x{m['height']} @ {m['fps']:.1f} fps, {m['frame_count']} frames, {m['duration_s']:.2f} s")
-    t.add_row("frames sampled", str(len(a.frames)))
-    t.add_row("faces", f"{counts.get('ok', 0)} frames with a face, {counts.get('no_face', 0)} without, "
-                       f"{faces.get('n_tracks', 0)} track(s)")
-    t.add_row("timings (ms)", ", ".join(f"{k} {v:.0f}" for k, v in a.timings_ms.items()))
-    console.print(t)
+    try:
+        predictor = get_predictor()
+    except ModelError as exc:  # still show the media and face stages
+        console.print(f"[yellow]{exc}[/yellow]")
+        predictor = None
+    if predictor is None:
+        from ..faces import FacePipeline
+        from ..media import probe, sample_frames
+
+        info = probe(clip)
+        faces = FacePipeline().process(sample_frames(clip, n=32))
+        _print_pipeline(info.to_dict(), faces.to_summary(), 32, faces.timings_ms)
+        return
+    a = analyze(clip, predictor=predictor)
+    _print_pipeline(a.media, a.faces or {}, len(a.frames), a.timings_ms)
     _print_text(a)
     console.print("Try: seethrough analyze YOUR_VIDEO.mp4   (or --format json)")
 

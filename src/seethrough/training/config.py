@@ -108,7 +108,7 @@ class TrainConfig(_Strict):
     methods: list[str] = Field(default_factory=lambda: ["Deepfakes", "FaceSwap", "Face2Face"])
 
     def resolve_paths(self, base: Path) -> "TrainConfig":
-        """Make relative paths absolute against ``base`` (the config file's folder)."""
+        """Make every relative path absolute against ``base`` (the config file's folder)."""
         def fix(p: Path | None) -> Path | None:
             if p is None or p.is_absolute():
                 return p
@@ -119,6 +119,8 @@ class TrainConfig(_Strict):
             s.root = fix(s.root)
         self.model.weights_path = fix(self.model.weights_path)
         self.frames.init_from = fix(self.frames.init_from)
+        self.output_dir = fix(self.output_dir)
+        self.data.cache_dir = fix(self.data.cache_dir)
         return self
 
 

@@ -111,6 +111,18 @@ def test_train_evaluate_analyze(dataset):
     failures = json.loads((out / "failures.json").read_text())
     assert all(set(f) >= {"path", "label", "fake_probability"} for f in failures)
 
+    # Fine-tune on a failures list (written by hand so it is never empty).
+    fails = dataset / "fails.json"
+    fails.write_text(json.dumps([{"path": str(dataset / "videos" / "v1.mp4"), "label": 1, "method": "Deepfakes"},
+                                 {"path": str(dataset / "crops" / "r0.jpg"), "label": 0, "method": "original"}]))
+    res = runner.invoke(app, ["finetune", "--checkpoint", str(run / "model.pt"), "--failures", str(fails),
+                              "--out", str(dataset / "ft"), "--epochs", "1", "--replay", str(dataset / "crops.csv"),
+                              "--replay-n", "8"])
+    assert res.exit_code == 0, res.output
+    ft = read_checkpoint_meta(dataset / "ft" / "model.pt")
+    assert ft.metrics["finetune"]["failures"] == 2
+    assert ft.calibration == meta.calibration and ft.methods == meta.methods
+
     res = runner.invoke(app, ["analyze", str(dataset / "videos" / "v0.mp4"), "--format", "json",
                               "--model", str(run / "model.pt"), "--frames", "6"])
     assert res.exit_code == 0, res.output

@@ -178,3 +178,25 @@ def evaluate_cmd(
         t.add_row(r["method"], str(r["n"]), f"{r['mean_fake_probability']:.3f}", f"{r['called_fake']:.3f}", f"{r['auc_vs_real']:.3f}")
     console.print(t)
     console.print(f"reports in {out}/")
+
+
+@app.command("finetune")
+def finetune_cmd(
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-m", help="Checkpoint to continue from."),
+    failures: Path = typer.Option(..., "--failures", help="failures.json written by `seethrough evaluate`."),
+    out: Path = typer.Option(Path("runs/finetune"), "--out", "-o", help="Output folder (model.pt, metrics)."),
+    epochs: float = typer.Option(2.0, help="Passes over the failures (and replay)."),
+    lr: float = typer.Option(5e-5, help="Learning rate (low: this is a correction, not a new training)."),
+    replay: Optional[Path] = typer.Option(None, help="Crop CSV mixed in so the model does not forget (path,label[,group])."),
+    replay_n: int = typer.Option(2000, help="How many replay crops to mix in."),
+) -> None:
+    """Continue a checkpoint on the files it misclassified."""
+    from ..errors import SeethroughError
+    from ..training.finetune import finetune
+
+    try:
+        path = finetune(checkpoint, failures, out, epochs=epochs, lr=lr, replay=replay, replay_n=replay_n)
+    except SeethroughError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    console.print(f"checkpoint: {path}")

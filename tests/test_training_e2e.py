@@ -14,12 +14,12 @@ from seethrough.cli import app
 from seethrough.testing import astronaut_rgb, make_face_video
 
 
-def _face_crops(folder, n: int, size: int, seed: int):
+def _face_crops(n: int, size: int, seed: int):
     """Tight astronaut face crops with jitter in framing and colour."""
     rng = np.random.default_rng(seed)
     img = astronaut_rgb()
     out = []
-    for i in range(n):
+    for _ in range(n):
         s = int(rng.integers(110, 140))
         x0, y0 = 165 + int(rng.integers(-8, 8)), 55 + int(rng.integers(-8, 8))
         crop = cv2.resize(img[y0 : y0 + s, x0 : x0 + s], (size, size), interpolation=cv2.INTER_AREA)
@@ -33,7 +33,7 @@ def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("tinydata")
     (root / "crops").mkdir()
     rows = []
-    reals = _face_crops(root, 16, 96, seed=0)
+    reals = _face_crops(16, 96, seed=0)
     for i, crop in enumerate(reals):
         cv2.imwrite(str(root / "crops" / f"r{i}.jpg"), crop[..., ::-1])
         rows.append({"path": f"crops/r{i}.jpg", "label": "real", "group": f"g{i % 8}"})

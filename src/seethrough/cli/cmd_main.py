@@ -64,7 +64,7 @@ def analyze_cmd(
         predictor = get_predictor(model)
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     opts = _options(frames, sampling, min_face)
     results = []
     for f in files:
@@ -144,7 +144,7 @@ def train_cmd(
         path = train(load_config(config), resume=not fresh)
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     console.print(f"checkpoint: {path}")
 
 
@@ -168,7 +168,7 @@ def evaluate_cmd(
         items = items_from_csv(meta, root, split)
     except (SeethroughError, OSError, KeyError) as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     m = evaluate(items, out, predictor=predictor, options=_options(frames, "even", 40), threshold=threshold)
     console.print((out / "classification_report.txt").read_text())
     t = Table(title="per method")
@@ -198,5 +198,5 @@ def finetune_cmd(
         path = finetune(checkpoint, failures, out, epochs=epochs, lr=lr, replay=replay, replay_n=replay_n)
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     console.print(f"checkpoint: {path}")

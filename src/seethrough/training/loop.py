@@ -9,6 +9,7 @@ and resume where they stopped; a fixed seed makes a run repeatable.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import random
@@ -177,6 +178,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     va_idx = np.sort(rng.permutation(va_idx)[: cfg.frames.max_val])
     train_t, val_t = table.subset(tr_idx), table.subset(va_idx)
     np.save(out / "val_index.npy", va_idx)
+    (out / "val_groups.json").write_text(json.dumps(sorted(set(val_t.groups))))
     log.info("frame stage: %d train / %d val crops (%d groups held out)", len(train_t), len(val_t), len(set(val_t.groups)))
 
     model = build_model(cfg)

@@ -9,6 +9,7 @@ labels, preprocessing, config, metrics and calibration.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -35,6 +36,25 @@ class Clip:
     method: int
     group: str
     name: str
+    sequence: bool = False  # from a video source (else a single crop)
+
+
+def split_clips(clips: list[Clip], val_groups: set[str] | None, val_frac: float, seed: int):
+    """Train/val indices. Single crops keep the frame stage's held-out groups (no leak
+    from stage 1 into stage 2's validation); video clips are split by their own groups,
+    at least one group held out."""
+    singles = [i for i, c in enumerate(clips) if not c.sequence]
+    seqs = [i for i, c in enumerate(clips) if c.sequence]
+    if val_groups is None:
+        tr, va = group_split([clips[i].group for i in singles], val_frac, seed)
+        val = {singles[i] for i in va}
+    else:
+        val = {i for i in singles if clips[i].group in val_groups}
+    if seqs:
+        _, va = group_split([clips[i].group for i in seqs], max(val_frac, 0.2), seed)
+        val |= {seqs[i] for i in va}
+    is_val = np.array([i in val for i in range(len(clips))])
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
 @torch.no_grad()
@@ -77,7 +97,7 @@ def build_clips(table: CropTable, sequences: CropTable | None, cfg: TrainConfig,
         y = int(sequences.labels[idx[0]])
         group = sequences.groups[idx[0]]
         clips.append(Clip(list(range(len(images), len(images) + len(idx))), y,
-                          methods.get(sequences.methods[idx[0]], IGNORE) if y else IGNORE, group, name))
+                          methods.get(sequences.methods[idx[0]], IGNORE) if y else IGNORE, group, name, True))
         images.extend(np.asarray(sequences.images[i]) for i in idx)
         if y == 1 or np.isnan(sequences.landmarks[idx, 0, 0]).any():
             continue
@@ -91,7 +111,7 @@ def build_clips(table: CropTable, sequences: CropTable | None, cfg: TrainConfig,
                 fakes.append(syn.image)
             target = synth_cfg.method_of.get(family)
             clips.append(Clip(list(range(len(images), len(images) + len(fakes))), 1,
-                              methods.get(target, IGNORE) if target else IGNORE, group, f"{name}#{family}"))
+                              methods.get(target, IGNORE) if target else IGNORE, group, f"{name}#{family}", True))
             images.extend(fakes)
     return images, clips
 
@@ -139,7 +159,9 @@ def train_temporal(cfg: TrainConfig, frames_ckpt: Path, table: CropTable, sequen
     images, clips = build_clips(table, sequences, cfg, max_single=8000)
     log.info("temporal stage: %d clips over %d images", len(clips), len(images))
     emb = embed(model, images, prep["mean"], prep["std"])
-    tr, va = group_split([c.group for c in clips], cfg.data.val_frac, cfg.seed)
+    vg = out / "val_groups.json"
+    val_groups = set(json.loads(vg.read_text())) if vg.exists() else None
+    tr, va = split_clips(clips, val_groups, cfg.data.val_frac, cfg.seed)
     train_c, val_c = [clips[i] for i in tr], [clips[i] for i in va]
 
     for p in model.parameters():
@@ -208,6 +230,9 @@ def train_temporal(cfg: TrainConfig, frames_ckpt: Path, table: CropTable, sequen
         sel = np.array([key in n for n in names])
         if sel.any():
             per_source[key[1:]] = {"n": int(sel.sum()), "detected_at_0.5": float((p[sel] >= 0.5).mean())}
+    real_seq = np.array([c.sequence and c.label == 0 for c in val_c])
+    if real_seq.any():
+        per_source["real_videos"] = {"n": int(real_seq.sum()), "called_fake_at_0.5": float((p[real_seq] >= 0.5).mean())}
     metrics = {"temporal_val": report, "temporal_val_pseudo": per_source, "frames_val": _frames_metrics(out)}
     return {"model": model, "calibration": calibration, "metrics": metrics}
 

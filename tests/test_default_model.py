@@ -1,0 +1,65 @@
+"""The bundled default model: loads offline, is small, and behaves like a detector.
+
+These tests use the real model because its behaviour is what they check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from seethrough.analysis import analyze
+from seethrough.inference import DEFAULT_CHECKPOINT, get_predictor
+from seethrough.testing import astronaut_rgb
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return get_predictor()
+
+
+def test_bundled_model_is_complete_and_small(predictor):
+    assert DEFAULT_CHECKPOINT.stat().st_size < 25 * 1024 * 1024
+    assert predictor.methods == ["Deepfakes", "FaceSwap", "Face2Face"]
+    assert predictor.meta.model_spec.backbone == "efficientnet_lite0"
+    assert predictor.size == 224
+    th = predictor.thresholds
+    assert 0 < th["real_below"] < th["fake_above"] < 1
+    assert predictor.temperature > 0
+    assert predictor.info["name"] == "seethrough-default"
+
+
+@pytest.fixture(scope="module")
+def astronaut_pair(tmp_path_factory):
+    """The astronaut photo and self-blended versions of it (blend through her face's landmark mask)."""
+    from seethrough.faces import RetinaFaceDetector, predict_landmarks
+    from seethrough.synth import self_blend
+
+    folder = tmp_path_factory.mktemp("pair")
+    img = astronaut_rgb()
+    det = max(RetinaFaceDetector().detect(img), key=lambda d: d.area)
+    lm = predict_landmarks(img, det)
+    Image.fromarray(img).save(folder / "real.png")
+    fakes = []
+    for seed in range(3):
+        path = folder / f"blend{seed}.png"
+        Image.fromarray(self_blend(img, lm, np.random.default_rng(seed)).image).save(path)
+        fakes.append(path)
+    return folder / "real.png", fakes
+
+
+def test_blended_faces_score_far_above_the_original(predictor, astronaut_pair):
+    real, fakes = astronaut_pair
+    p_real = analyze(real, predictor=predictor).fake_probability
+    for f in fakes:
+        a = analyze(f, predictor=predictor)
+        assert a.status == "ok"
+        assert a.fake_probability > p_real + 0.3, (f.name, a.fake_probability, p_real)
+        assert a.verdict == "fake"
+
+
+def test_unmanipulated_clip_is_not_called_fake(predictor, face_clip):
+    a = analyze(face_clip, predictor=predictor)
+    assert a.status == "ok"
+    assert a.verdict != "fake" and a.fake_probability < 0.5

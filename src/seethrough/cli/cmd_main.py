@@ -189,13 +189,17 @@ def finetune_cmd(
     lr: float = typer.Option(5e-5, help="Learning rate (low: this is a correction, not a new training)."),
     replay: Optional[Path] = typer.Option(None, help="Crop CSV mixed in so the model does not forget (path,label[,group])."),
     replay_n: int = typer.Option(2000, help="How many replay crops to mix in."),
+    exclude_groups: Optional[Path] = typer.Option(
+        None, help="JSON list of groups never to replay (e.g. a run's val_groups.json, to keep it held out)."),
 ) -> None:
     """Continue a checkpoint on the files it misclassified."""
     from ..errors import SeethroughError
     from ..training.finetune import finetune
 
     try:
-        path = finetune(checkpoint, failures, out, epochs=epochs, lr=lr, replay=replay, replay_n=replay_n)
+        excluded = set(json.loads(exclude_groups.read_text())) if exclude_groups else None
+        path = finetune(checkpoint, failures, out, epochs=epochs, lr=lr, replay=replay, replay_n=replay_n,
+                        exclude_groups=excluded)
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

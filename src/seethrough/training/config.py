@@ -71,7 +71,7 @@ class ModelConfig(_Strict):
 
 
 class FrameStage(_Strict):
-    epochs: float = 2.0  # fractional epochs allowed (CPU budgets)
+    epochs: float = 2.0  # fractional epochs allowed (CPU budgets); 0 = keep init_from as is (stage 2 only)
     init_from: Path | None = None  # start from these weights (a frames_best.pt or a checkpoint) instead of ImageNet
     freeze_stages: int = 0  # keep the stem and the first N backbone stages at ImageNet weights (3x faster on CPU)
     batch_size: int = 32
@@ -89,7 +89,7 @@ class FrameStage(_Strict):
 class TemporalStage(_Strict):
     enabled: bool = True
     sources: list[VideoSource] = Field(default_factory=list)  # sequences, besides the crops as clips of one
-    epochs: int = 15
+    epochs: int = 15  # 0 = keep the temporal head of init_from and only recalibrate
     batch_size: int = 32
     lr: float = 1e-3
     frames: int = 16

@@ -35,6 +35,7 @@ def finetune(
     frames: int = 8,
     replay: Path | None = None,
     replay_n: int = 2000,
+    exclude_groups: set[str] | None = None,
 ) -> Path:
     from ..models import read_checkpoint_meta
 
@@ -61,7 +62,8 @@ def finetune(
             w.writerow({"path": str(Path(it["path"]).resolve()), "label": label,
                         "method": it.get("method") or "", "group": it["path"]})
     cfg.output_dir = out_dir
-    cfg.data.cache_dir = out_dir / "cache"
+    if not Path(cfg.data.cache_dir).is_dir():  # reuse the original run's decoded crops when present
+        cfg.data.cache_dir = out_dir / "cache"
     cfg.frames = cfg.frames.model_copy(update={
         "init_from": Path(checkpoint), "epochs": epochs, "lr": lr, "freeze_stages": freeze_stages,
         "warmup_steps": 5, "eval_every": 0, "checkpoint_every": 20,
@@ -72,7 +74,9 @@ def finetune(
         from .data import load_crop_table
 
         rep = load_crop_table(CropSource(csv=replay), cfg.data.image_size, cfg.data.cache_dir)
-        idx = np.sort(np.random.default_rng(cfg.seed).permutation(len(rep))[:replay_n])
+        # Keep held-out groups (e.g. the original run's val_groups.json) out of the replay.
+        allowed = np.array([g not in (exclude_groups or set()) for g in rep.groups])
+        idx = np.sort(np.random.default_rng(cfg.seed).permutation(np.flatnonzero(allowed))[:replay_n])
         tables.append(rep.subset(idx))
     table = concat_tables(tables)
     log.info("fine-tuning on %d failure crops (+%d replay)", len(tables[0]), len(table) - len(tables[0]))

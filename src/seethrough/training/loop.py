@@ -205,6 +205,9 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
 
     step, best, history = 0, -1.0, []
     last = out / "frames_last.pt"
+    if fs.epochs == 0:  # no frame training: the initial weights go straight to stage 2
+        torch.save({"model": model.state_dict(), "step": 0, "score": float("nan")}, out / "frames_best.pt")
+        return out / "frames_best.pt"
     if resume and last.exists():
         state = torch.load(last, map_location="cpu", weights_only=False)
         model.load_state_dict(state["model"])

@@ -202,8 +202,9 @@ def train_temporal(cfg: TrainConfig, frames_ckpt: Path, table: CropTable, sequen
         log.info("temporal epoch %d: val AUC %.4f", epoch + 1, auc)
         if not math.isnan(auc) and auc > best:
             best, best_state = auc, {k: v.clone() for k, v in model.state_dict().items()}
-    _write_history(history, out / "metrics_temporal.csv")
-    _plot_history(history, out / "curves_temporal.png")
+    if history:
+        _write_history(history, out / "metrics_temporal.csv")
+        _plot_history(history, out / "curves_temporal.png")
     if best_state is not None:
         model.load_state_dict(best_state)
 

@@ -26,7 +26,9 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) bench/run_all.py
+	$(PY) bench/bench_media.py
+	$(PY) bench/bench_analyze.py
+	$(PY) bench/bench_training.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

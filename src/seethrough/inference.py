@@ -50,6 +50,7 @@ class Predictor:
         self.model.eval()
         self.device = device
         self.bf16 = (device == "cpu") if bf16 is None else bf16
+        self.chunk = 8  # frames per backbone batch
         prep = self.meta.preprocessing
         self.size = int(prep.get("input_size", 224))
         self.mean = np.array(prep["mean"], np.float32) * 255
@@ -89,9 +90,11 @@ class Predictor:
         """Score the crops of one face track (an image is a track of one crop)."""
         if not crops:
             raise ValueError("score() needs at least one face crop")
-        x = self.to_tensor(crops).unsqueeze(0)
+        x = self.to_tensor(crops)
         with self._lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
-            out = self.model(x)
+            # Embed in chunks: same result as one batch, a fraction of the peak memory.
+            emb = torch.cat([self.model.backbone(x[i : i + self.chunk]).float() for i in range(0, len(x), self.chunk)])
+            out = self.model.forward_sequence_from_embeddings(emb.unsqueeze(0))
         logits = out.logits.float()[0]
         frame_logits = out.frame_logits.float()[0]
         p = torch.softmax(logits / self.temperature, -1)[1].item()

@@ -73,6 +73,12 @@ def _file_info(path: Path) -> dict[str, Any]:
     return info
 
 
+def _failed(result: Analysis, status: Status, message: str, code: str, t_all: float) -> Analysis:
+    result.status, result.message, result.error_code = status, message, code
+    result.timings_ms["total"] = round((time.perf_counter() - t_all) * 1000, 2)
+    return result
+
+
 def analyze(
     path: str | Path,
     *,
@@ -120,19 +126,13 @@ def analyze(
         scores = predictor.score([c.crop for c in faces.crops])
         t = tick("model", t)
     except NoFaceError as exc:
-        result.status, result.message, result.error_code = "no_face", str(exc), exc.code
-        timings["total"] = round((time.perf_counter() - t_all) * 1000, 2)
-        return result
+        return _failed(result, "no_face", str(exc), exc.code, t_all)
     except SeethroughError as exc:
-        result.status, result.message, result.error_code = "error", str(exc), exc.code
-        timings["total"] = round((time.perf_counter() - t_all) * 1000, 2)
-        return result
+        return _failed(result, "error", str(exc), exc.code, t_all)
     except Exception as exc:  # a bug or an exotic file: report it, never crash the caller
         log.exception("analysis of %s failed", path)
-        result.status, result.error_code = "error", "internal"
-        result.message = f"Analysis failed unexpectedly ({type(exc).__name__}); see the log for details."
-        timings["total"] = round((time.perf_counter() - t_all) * 1000, 2)
-        return result
+        msg = f"Analysis failed unexpectedly ({type(exc).__name__}); see the log for details."
+        return _failed(result, "error", msg, "internal", t_all)
 
     by_index = {c.frame_index: (i, c) for i, c in enumerate(faces.crops)}
     for fs in result.frames:

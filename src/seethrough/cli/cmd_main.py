@@ -34,7 +34,7 @@ def _print_text(a) -> None:
         f"[bold]{name}[/bold]: [{colour} bold]{a.verdict.upper()}[/{colour} bold] "
         f"(fake probability {a.fake_probability:.3f})"
     )
-    if a.method:
+    if a.method and a.verdict != "real":
         probs = ", ".join(f"{k} {v:.2f}" for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
         console.print(f"  resembles: {a.method['predicted']}  ({probs}; conditional on manipulation)")
     scored = [f for f in a.frames if f.fake_probability is not None]

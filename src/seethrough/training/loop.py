@@ -223,9 +223,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     t0, run_loss, n_loss = time.time(), 0.0, 0
     while step < total:
         ds.epoch = step // len(loader)
-        model.train()
-        for mod in frozen:  # frozen stages keep their BatchNorm statistics
-            mod.eval()
+        _train_mode(model, frozen)
         for x, y, m, _ in loader:
             for gparam in opt.param_groups:
                 gparam["lr"] = _lr_at(step, total, fs.lr, fs.warmup_steps)
@@ -255,9 +253,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
                 if res.score > best or best < 0:
                     best = res.score
                     torch.save({"model": model.state_dict(), "step": step, "score": best}, out / "frames_best.pt")
-                model.train()
-                for mod in frozen:
-                    mod.eval()
+                _train_mode(model, frozen)
             if step % fs.checkpoint_every == 0 or done:
                 _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                               "history": history, "torch_rng": torch.get_rng_state()}, last)
@@ -265,6 +261,12 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
                 break
     bar.close()
     return out / "frames_best.pt"
+
+
+def _train_mode(model, frozen: list) -> None:
+    model.train()
+    for mod in frozen:  # frozen stages keep their BatchNorm statistics
+        mod.eval()
 
 
 def _atomic_save(obj, path: Path) -> None:

@@ -54,6 +54,11 @@ class CropTable:
         )
 
 
+def label_of(value) -> int:
+    """1 for fake (``fake``/``1``, any case), 0 for anything else (``real``/``0``)."""
+    return 1 if str(value).strip().lower() in ("fake", "1") else 0
+
+
 def _read_rows(src: CropSource) -> list[dict]:
     if not src.csv.is_file():
         raise ConfigError(f"Crop list not found: {src.csv}")
@@ -73,7 +78,7 @@ def load_crop_table(src: CropSource, size: int, cache_dir: Path, landmarks: bool
     root = src.root or src.csv.parent
     key = hashlib.sha1(json.dumps([str(src.csv), str(root), len(rows), size, landmarks]).encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"crops-{key}"
-    labels = np.array([1 if r["label"].strip().lower() in ("fake", "1") else 0 for r in rows], np.int64)
+    labels = np.array([label_of(r["label"]) for r in rows], np.int64)
     methods = [("original" if y == 0 else (r.get("method") or src.fake_method)) for r, y in zip(rows, labels)]
     groups = [r.get("group") or r.get("source_video") or r["path"] for r in rows]
     paths = [r["path"] for r in rows]
@@ -177,11 +182,11 @@ class FrameDataset(Dataset):
             return np.random.default_rng([self.seed, i])
         return np.random.default_rng([self.seed, self.epoch, i, int(torch.randint(0, 2**31 - 1, ()).item())])
 
-    def synthesize(self, i: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-        """Turn real crop ``i`` into a pseudo-fake; returns (Synthetic, family)."""
+    def synthesize(self, i: int, rng: np.random.Generator, family: str | None = None) -> tuple[np.ndarray, str]:
+        """Turn real crop ``i`` into a pseudo-fake (``family`` drawn when not given); returns (Synthetic, family)."""
         t = self.table
         img, lm = np.asarray(t.images[i]), t.landmarks[i]
-        family = str(rng.choice(self._families, p=self._family_p))
+        family = family or str(rng.choice(self._families, p=self._family_p))
         if family == "face_swap" and len(self._real) > 1:
             j = i
             while t.groups[j] == t.groups[i]:

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..log import get_logger
+from .data import label_of
 from .metrics import binary_report, multiclass_report, roc_auc
 
 log = get_logger(__name__)
@@ -37,7 +38,7 @@ def items_from_csv(csv_path: Path, root: Path | None = None, split: str | None =
         for r in csv.DictReader(fh):
             if split and r.get("split") and r["split"] != split:
                 continue
-            y = 1 if r["label"].strip().lower() in ("fake", "1") else 0
+            y = label_of(r["label"])
             items.append(Item(root / r["path"], y, r.get("method") or ("original" if y == 0 else "unknown")))
     return items
 

@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..log import get_logger
 from .config import CropSource, TrainConfig, VideoSource
+from .data import label_of
 from .loop import build_model, concat_tables, load_weights, train_frames
 from .run import export
 from .videos import load_video_table
@@ -58,7 +59,7 @@ def finetune(
         w = csv.DictWriter(fh, fieldnames=["path", "label", "method", "group"])
         w.writeheader()
         for it in items:
-            label = "fake" if int(it["label"]) == 1 or str(it["label"]).lower() == "fake" else "real"
+            label = "fake" if label_of(it["label"]) else "real"
             w.writerow({"path": str(Path(it["path"]).resolve()), "label": label,
                         "method": it.get("method") or "", "group": it["path"]})
     cfg.output_dir = out_dir

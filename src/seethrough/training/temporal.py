@@ -89,6 +89,7 @@ def build_clips(table: CropTable, sequences: CropTable | None, cfg: TrainConfig,
         return images, clips
     synth_cfg = cfg.data.synth.model_copy(update={"prob": 1.0})
     T = cfg.temporal.frames
+    synth = FrameDataset(sequences, cfg.methods, [0.5] * 3, [0.5] * 3, synth=synth_cfg)
     order: dict[str, list[int]] = {}
     for i, p in enumerate(sequences.paths):
         order.setdefault(p, []).append(i)
@@ -101,14 +102,10 @@ def build_clips(table: CropTable, sequences: CropTable | None, cfg: TrainConfig,
         images.extend(np.asarray(sequences.images[i]) for i in idx)
         if y == 1 or np.isnan(sequences.landmarks[idx, 0, 0]).any():
             continue
-        ds = FrameDataset(sequences, cfg.methods, [0.5] * 3, [0.5] * 3, synth=synth_cfg)
         for family in synth_cfg.families:
             seq_seed = int(rng.integers(1 << 30))
-            fakes = []
-            for i in idx:  # same generator state per frame: one blend for the whole clip
-                ds._families, ds._family_p = [family], np.array([1.0])
-                syn, _ = ds.synthesize(i, np.random.default_rng(seq_seed))
-                fakes.append(syn.image)
+            # Same generator state for every frame: one blend for the whole clip.
+            fakes = [synth.synthesize(i, np.random.default_rng(seq_seed), family)[0].image for i in idx]
             target = synth_cfg.method_of.get(family)
             clips.append(Clip(list(range(len(images), len(images) + len(fakes))), 1,
                               methods.get(target, IGNORE) if target else IGNORE, group, f"{name}#{family}", True))

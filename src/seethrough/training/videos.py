@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, SeethroughError
 from ..log import get_logger
 from .config import VideoSource
-from .data import CropTable
+from .data import CropTable, label_of
 
 log = get_logger(__name__)
 
@@ -49,7 +49,7 @@ def load_video_table(src: VideoSource, size: int, margin: float, cache_dir: Path
         if not result.ok:
             log.warning("skipped %s: %s", r["path"], result.message)
             continue
-        y = 1 if r["label"].strip().lower() in ("fake", "1") else 0
+        y = label_of(r["label"])
         for c in result.crops:
             images.append(c.crop)
             lms.append(c.crop_landmarks if c.crop_landmarks is not None else np.full((68, 2), np.nan, np.float32))

@@ -87,3 +87,19 @@ def test_config_validation(tmp_path):
     assert cfg.data.sources[0].csv == (tmp_path / "crops" / "labels.csv").resolve()
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_face_swap_without_another_identity_falls_back_to_blending():
+    """All real crops from one person: no swap partner exists, synthesis must still return."""
+    from seethrough.faces import FacePipeline
+    from seethrough.media import Frame
+    from seethrough.training.data import CropTable, FrameDataset
+    from seethrough.training.config import SynthConfig
+
+    c = FacePipeline(crop_size=224, margin=1.15).process([Frame(0, 0.0, astronaut_rgb())]).crops[0]
+    table = CropTable(np.stack([c.crop, c.crop]), np.stack([c.crop_landmarks] * 2), np.array([0, 0]),
+                      ["original"] * 2, ["same", "same"], ["a", "b"])
+    ds = FrameDataset(table, ["FaceSwap"], [0.5] * 3, [0.5] * 3, synth=SynthConfig(prob=1.0, families={"face_swap": 1.0}))
+    syn, family = ds.synthesize(0, np.random.default_rng(0))
+    assert family == "face_swap" and syn.method == "self_blend"
+    assert syn.mask.max() >= 0.5  # blend ratios are 0.5..1

@@ -187,10 +187,9 @@ class FrameDataset(Dataset):
         t = self.table
         img, lm = np.asarray(t.images[i]), t.landmarks[i]
         family = family or str(rng.choice(self._families, p=self._family_p))
-        if family == "face_swap" and len(self._real) > 1:
-            j = i
-            while t.groups[j] == t.groups[i]:
-                j = int(rng.choice(self._real))
+        others = [j for j in self._real if t.groups[j] != t.groups[i]] if family == "face_swap" else []
+        if others:  # a swap needs another identity; with none, fall back to self-blending
+            j = int(rng.choice(others))
             out = face_swap(img, lm, np.asarray(t.images[j]), t.landmarks[j], rng)
         elif family == "reenact":
             out = reenact(img, lm, rng)

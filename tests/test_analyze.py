@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -112,3 +113,106 @@ def test_cli_text_and_missing_model(face_image, tiny_checkpoint, tmp_path):
     assert "fake probability" in res.output
     res = runner.invoke(app, ["analyze", str(face_image), "--model", str(tmp_path / "nope.pt")])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+# --------------------------------------------------------------------------- schema 1.1: evidence
+
+
+@pytest.fixture(scope="module")
+def schema():
+    from seethrough.analysis import SCHEMA_PATH
+
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def _valid(doc, schema):
+    import jsonschema
+
+    jsonschema.validate(doc, schema)
+    return doc
+
+
+def test_every_outcome_matches_the_published_schema(face_clip, face_image, tmp_path, tiny_predictor, schema):
+    opts = AnalyzeOptions(frames=8, narrator=None)
+    outcomes = [
+        analyze(face_clip, predictor=tiny_predictor, options=opts),
+        analyze(face_image, predictor=tiny_predictor, options=opts),
+        analyze(make_no_face_image(tmp_path / "wall.png"), predictor=tiny_predictor, options=opts),
+        analyze(_write(tmp_path / "notes.mp4", b"hello\n" * 40), predictor=tiny_predictor, options=opts),
+        analyze(face_clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=8, explain=False, narrator=None)),
+    ]
+    assert [a.status for a in outcomes] == ["ok", "ok", "no_face", "error", "ok"]
+    for a in outcomes:
+        _valid(a.to_dict(), schema)
+    assert "artifacts" not in outcomes[0].to_dict()
+    bad = outcomes[0].to_dict() | {"verdict": "probably"}
+    with pytest.raises(Exception):
+        _valid(bad, schema)
+
+
+def test_evidence_explains_the_reported_face(face_clip, tiny_predictor):
+    stages = []
+    a = analyze(face_clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=16, narrator=None),
+                progress=lambda stage, frac: stages.append(stage))
+    assert stages == ["probe", "decode", "faces", "model", "explain", "done"]
+    ev = a.evidence
+    scored = [f for f in a.frames if f.fake_probability is not None]
+    # Every scored frame has region scores for the ten parts and the boundary band.
+    assert all(len(f.regions) >= 10 and "boundary" in f.regions for f in scored)
+    assert all(f.regions is None for f in a.frames if f.fake_probability is None)
+    names = [r["name"] for r in ev["regions"]]
+    assert len(names) == len(set(names)) >= 10
+    assert [r["score"] for r in ev["regions"]] == sorted((r["score"] for r in ev["regions"]), reverse=True)
+    assert set(ev["top_regions"]) <= set(names) and len(ev["top_regions"]) <= 3
+    probs = [k["fake_probability"] for k in ev["key_frames"]]
+    assert probs == sorted(probs, reverse=True) and probs[0] == max(f.fake_probability for f in scored)
+    assert ev["face_px"]["median"] > 40 and ev["track_id"] == a.tracks[0]["track_id"]
+    assert {"low_face_resolution"} <= {c["code"] for c in ev["caveats"]}  # ~75 px faces in this clip
+    assert a.timings_ms["explain"] >= 0
+
+
+def test_gallery_pictures_for_each_key_frame(face_clip, tiny_predictor):
+    from seethrough.explain import evidence_gallery
+
+    a = analyze(face_clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=12, narrator=None))
+    items = evidence_gallery(a)
+    assert [i.index for i in items] == [k["index"] for k in a.evidence["key_frames"]]
+    for it in items:
+        assert it.crop_overlay.shape == it.crop.shape == (tiny_predictor.size, tiny_predictor.size, 3)
+        assert it.frame_overlay.shape == (480, 640, 3)
+        assert not np.array_equal(it.crop_overlay, it.crop)
+    off = analyze(face_clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=12, explain=False, narrator=None))
+    assert off.evidence is None and off.artifacts is None and evidence_gallery(off) == []
+    assert all(f.regions is None for f in off.frames)
+
+
+def test_several_faces_each_get_a_result_and_the_most_suspicious_one_decides(tmp_path, tiny_predictor, schema):
+    clip = make_face_video(tmp_path / "two.mp4", n_frames=12, faces=2, size=(1280, 560), motion=False)
+    a = analyze(clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=12, narrator=None))
+    _valid(a.to_dict(), schema)
+    assert len(a.tracks) == 2 and all(t["n_frames"] == 12 for t in a.tracks)
+    top = max(a.tracks, key=lambda t: t["fake_probability"])
+    assert top["reported"] and sum(t["reported"] for t in a.tracks) == 1
+    assert a.fake_probability == top["fake_probability"] and a.verdict == top["verdict"]
+    assert a.evidence["track_id"] == top["track_id"]
+    assert [f.face_box for f in a.frames] == [b["box"] for b in top["boxes"]]
+    assert "several_faces" in {c["code"] for c in a.evidence["caveats"]}
+    # Two different people side by side: their boxes do not overlap.
+    (a0, a1) = (t["boxes"][0]["box"] for t in a.tracks)
+    assert a0[2] < a1[0] or a1[2] < a0[0]
+    one = analyze(clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=12, max_faces=1, narrator=None))
+    assert len(one.tracks) == 1
+
+
+def test_cli_writes_heatmap_pngs(face_image, tmp_path, tiny_checkpoint):
+    from PIL import Image
+
+    out = tmp_path / "ev"
+    res = CliRunner().invoke(app, ["analyze", str(face_image), "--model", str(tiny_checkpoint),
+                                   "--evidence", str(out), "--narrator", "none"])
+    assert res.exit_code == 0, res.output
+    pngs = sorted(out.glob("*.png"))
+    assert [p.name for p in pngs] == ["face_frame000000_crop.png", "face_frame000000_frame.png"]
+    assert Image.open(pngs[1]).size == Image.open(face_image).size
+    res = CliRunner().invoke(app, ["analyze", str(face_image), "--narrator", "gpt9"])
+    assert res.exit_code != 0 and "narrator" in res.output

@@ -8,9 +8,11 @@ they never escape as exceptions.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+import numpy as np
 
 from . import __version__
 from .errors import NoFaceError, SeethroughError
@@ -19,9 +21,11 @@ from .log import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "analysis.schema.json"
 Status = Literal["ok", "no_face", "error"]
 Verdict = Literal["real", "uncertain", "fake"]
+NARRATORS = ("template", "ollama", "openai")
 
 
 @dataclass
@@ -31,11 +35,23 @@ class FrameScore:
     fake_probability: float | None  # None where the frame had no usable face
     face_box: list[float] | None = None
     attention: float | None = None
+    regions: dict[str, float] | None = None  # area-normalised Grad-CAM heat per facial region
+
+
+@dataclass
+class Artifacts:
+    """Pixels behind the evidence (never serialised): the reported face's crops, their
+    heatmaps and the full frames of the key frames. See :func:`seethrough.explain.evidence_gallery`."""
+
+    crops: list[Any]  # FaceCrop
+    cams: np.ndarray  # (T, S, S) float16 in [0, 1], one per crop
+    frames: dict[int, np.ndarray]  # frame index -> RGB image, key frames only
 
 
 @dataclass
 class Analysis:
-    """Everything known about one file. ``to_dict()`` is the documented JSON."""
+    """Everything known about one file. ``to_dict()`` is the documented JSON
+    (``schemas/analysis.schema.json``)."""
 
     file: dict[str, Any]
     status: Status
@@ -43,8 +59,12 @@ class Analysis:
     error_code: str | None = None
     verdict: Verdict | None = None
     fake_probability: float | None = None
+    thresholds: dict[str, float] | None = None
     method: dict[str, Any] | None = None
     frames: list[FrameScore] = field(default_factory=list)
+    tracks: list[dict[str, Any]] = field(default_factory=list)
+    evidence: dict[str, Any] | None = None
+    narrative: dict[str, Any] | None = None
     media: dict[str, Any] | None = None
     faces: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
@@ -52,9 +72,12 @@ class Analysis:
     timings_ms: dict[str, float] = field(default_factory=dict)
     schema_version: str = SCHEMA_VERSION
     seethrough_version: str = __version__
+    artifacts: Artifacts | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(replace(self, artifacts=None))
+        doc.pop("artifacts")
+        return doc
 
 
 @dataclass
@@ -63,6 +86,17 @@ class AnalyzeOptions:
     sampling: Literal["even", "first"] = "even"
     min_face: int = 40
     max_bytes: int | None = None
+    explain: bool = True  # Grad-CAM, regions, key frames, caveats (and keep pixels for reports)
+    max_faces: int = 4  # faces (tracks) scored; the verdict is the most suspicious one's
+    narrator: str | None = "template"  # template | ollama | openai | None (no text)
+    narrator_model: str | None = None
+    narrator_timeout: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.narrator is not None and self.narrator not in NARRATORS:
+            raise ValueError(f"narrator must be one of {', '.join(NARRATORS)}, got {self.narrator!r}")
+        if self.frames < 1 or self.max_faces < 1:
+            raise ValueError("frames and max_faces must be at least 1")
 
 
 def _file_info(path: Path) -> dict[str, Any]:
@@ -73,10 +107,15 @@ def _file_info(path: Path) -> dict[str, Any]:
     return info
 
 
-def _failed(result: Analysis, status: Status, message: str, code: str, t_all: float) -> Analysis:
-    result.status, result.message, result.error_code = status, message, code
-    result.timings_ms["total"] = round((time.perf_counter() - t_all) * 1000, 2)
-    return result
+def _narrate(result: Analysis, opts: AnalyzeOptions) -> None:
+    """The plain-words paragraph; a failing narrator never costs the user their result."""
+    try:
+        from .explain.narrator import narrate
+
+        result.narrative = narrate(result.to_dict(), opts.narrator, model=opts.narrator_model,
+                                   timeout=opts.narrator_timeout)
+    except Exception:
+        log.exception("narrator failed on %s", result.file.get("name"))
 
 
 def analyze(
@@ -86,14 +125,17 @@ def analyze(
     options: AnalyzeOptions | None = None,
     progress: Any = None,
 ) -> Analysis:
-    """Analyse one image or video. ``progress(stage: str, fraction: float)`` is called between stages."""
+    """Analyse one image or video.
+
+    ``progress(stage: str, fraction: float)`` is called as stages start: probe, decode,
+    faces, model, explain, narrate, done.
+    """
     from .faces import FacePipeline
     from .media import probe, sample_frames
 
     opts = options or AnalyzeOptions()
     path = Path(path)
     timings: dict[str, float] = {}
-    settings = asdict(opts)
 
     def step(stage: str, frac: float) -> None:
         if progress is not None:
@@ -104,7 +146,7 @@ def analyze(
         timings[name] = round((now - t0) * 1000, 2)
         return now
 
-    result = Analysis(file=_file_info(path), status="error", settings=settings, timings_ms=timings)
+    result = Analysis(file=_file_info(path), status="error", settings=asdict(opts), timings_ms=timings)
     t = t_all = time.perf_counter()
     try:
         step("probe", 0.0)
@@ -117,40 +159,113 @@ def analyze(
         step("faces", 0.3)
         predictor = predictor or get_predictor()
         result.model = predictor.info
-        faces = FacePipeline(min_face=opts.min_face, crop_size=predictor.size, margin=predictor.crop_margin).process(frames)
+        result.thresholds = dict(predictor.thresholds)
+        pipeline = FacePipeline(min_face=opts.min_face, crop_size=predictor.size, margin=predictor.crop_margin,
+                                max_faces=opts.max_faces)
+        faces = pipeline.process(frames)
         result.faces = faces.to_summary()
         t = tick("faces", t)
         result.frames = [FrameScore(f.index, round(f.time_s, 4), None) for f in frames]
         faces.raise_for_status()  # NoFaceError / FaceTooSmallError
         step("model", 0.6)
-        scores = predictor.score([c.crop for c in faces.crops])
+        scored = {tid: predictor.score([c.crop for c in crops], keep_features=opts.explain)
+                  for tid, crops in faces.track_crops.items()}
         t = tick("model", t)
+        reported = max(scored, key=lambda tid: (scored[tid].fake_probability, -tid))
+        _fill_scores(result, predictor, faces.track_crops, scored, reported)
+        if opts.explain:
+            step("explain", 0.8)
+            _explain(result, predictor, faces.track_crops[reported], scored[reported], frames)
+            t = tick("explain", t)
     except NoFaceError as exc:
-        return _failed(result, "no_face", str(exc), exc.code, t_all)
+        result.status, result.message, result.error_code = "no_face", str(exc), exc.code
     except SeethroughError as exc:
-        return _failed(result, "error", str(exc), exc.code, t_all)
+        result.status, result.message, result.error_code = "error", str(exc), exc.code
     except Exception as exc:  # a bug or an exotic file: report it, never crash the caller
         log.exception("analysis of %s failed", path)
-        msg = f"Analysis failed unexpectedly ({type(exc).__name__}); see the log for details."
-        return _failed(result, "error", msg, "internal", t_all)
-
-    by_index = {c.frame_index: (i, c) for i, c in enumerate(faces.crops)}
-    for fs in result.frames:
-        if fs.index in by_index:
-            i, c = by_index[fs.index]
-            fs.fake_probability = round(float(scores.frame_probabilities[i]), 6)
-            fs.face_box = [round(float(v), 1) for v in c.box]
-            fs.attention = round(float(scores.attention[i]), 6)
-    result.status = "ok"
-    result.fake_probability = round(scores.fake_probability, 6)
-    result.verdict = predictor.verdict(scores.fake_probability)
-    if scores.method_probabilities:
-        best = max(scores.method_probabilities, key=scores.method_probabilities.get)
-        result.method = {
-            "predicted": best,
-            "probabilities": {k: round(v, 6) for k, v in scores.method_probabilities.items()},
-            "note": "probabilities are conditional on the face being manipulated",
-        }
+        result.status, result.error_code = "error", "internal"
+        result.message = f"Analysis failed unexpectedly ({type(exc).__name__}); see the log for details."
+    if opts.narrator:
+        step("narrate", 0.9)
+        t = time.perf_counter()
+        _narrate(result, opts)
+        tick("narrate", t)
     timings["total"] = round((time.perf_counter() - t_all) * 1000, 2)
     step("done", 1.0)
     return result
+
+
+def _method(predictor: Predictor, probs: dict[str, float]) -> dict[str, Any] | None:
+    if not probs:
+        return None
+    return {
+        "predicted": max(probs, key=probs.get),
+        "probabilities": {k: round(v, 6) for k, v in probs.items()},
+        "note": "probabilities are conditional on the face being manipulated",
+    }
+
+
+def _fill_scores(result: Analysis, predictor: Predictor, track_crops: dict, scored: dict, reported: int) -> None:
+    """Verdict, method and per-frame scores from the reported (most suspicious) face; a summary per face."""
+    for tid, crops in track_crops.items():
+        sc = scored[tid]
+        result.tracks.append({
+            "track_id": tid,
+            "n_frames": len(crops),
+            "fake_probability": round(sc.fake_probability, 6),
+            "verdict": predictor.verdict(sc.fake_probability),
+            "method": _method(predictor, sc.method_probabilities),
+            "median_face_px": round(float(np.median([min(c.box[2] - c.box[0], c.box[3] - c.box[1]) for c in crops])), 1),
+            "first_s": round(crops[0].time_s, 4),
+            "last_s": round(crops[-1].time_s, 4),
+            "boxes": [{"index": c.frame_index, "box": [round(float(v), 1) for v in c.box],
+                       "fake_probability": round(float(p), 6)} for c, p in zip(crops, sc.frame_probabilities)],
+            "reported": tid == reported,
+        })
+    sc = scored[reported]
+    by_index = {c.frame_index: i for i, c in enumerate(track_crops[reported])}
+    for fs in result.frames:
+        if fs.index in by_index:
+            i = by_index[fs.index]
+            fs.fake_probability = round(float(sc.frame_probabilities[i]), 6)
+            fs.face_box = [round(float(v), 1) for v in track_crops[reported][i].box]
+            fs.attention = round(float(sc.attention[i]), 6)
+    result.status = "ok"
+    result.fake_probability = round(sc.fake_probability, 6)
+    result.verdict = predictor.verdict(sc.fake_probability)
+    result.method = _method(predictor, sc.method_probabilities)
+
+
+def _explain(result: Analysis, predictor: Predictor, crops: list, scores: Any, frames: list) -> None:
+    """Grad-CAM per crop, region scores per frame, key frames, segments and caveats."""
+    from .explain import CAM_DESCRIPTION, aggregate_regions, gradcam_from_features, region_scores
+    from .explain import evidence as ev
+
+    cams = gradcam_from_features(predictor, scores.features)
+    per_frame: dict[int, dict[str, float]] = {}
+    for c, cam in zip(crops, cams):
+        if c.crop_landmarks is not None:
+            per_frame[c.frame_index] = {k: round(v, 4) for k, v in region_scores(cam, c.crop_landmarks).items()}
+    for fs in result.frames:
+        fs.regions = per_frame.get(fs.index)
+    scored = [fs for fs in result.frames if fs.regions is not None and fs.fake_probability is not None]
+    # Frames the model found more suspicious count more: their heat is the evidence for "fake".
+    regions = aggregate_regions([fs.regions for fs in scored], [0.05 + fs.fake_probability for fs in scored])
+    keys = ev.key_frames(result.frames)
+    face_px = [min(c.box[2] - c.box[0], c.box[3] - c.box[1]) for c in crops]
+    reported = next(t["track_id"] for t in result.tracks if t["reported"])
+    result.evidence = {
+        "track_id": reported,
+        "regions": regions,
+        "top_regions": ev.top_regions(regions),
+        "key_frames": keys,
+        "suspicious_segments": ev.suspicious_segments(result.frames, predictor.thresholds["fake_above"]),
+        "caveats": ev.caveats(media=result.media, face_px=face_px, n_scored=len(crops), n_sampled=len(result.frames),
+                              n_tracks=len(result.tracks), reported_track=reported, verdict=result.verdict,
+                              method=result.method),
+        "face_px": {"median": round(float(np.median(face_px)), 1), "min": round(float(np.min(face_px)), 1)},
+        "cam": CAM_DESCRIPTION,
+    }
+    wanted = {k["index"] for k in keys}
+    result.artifacts = Artifacts(crops=crops, cams=cams.astype(np.float16),
+                                 frames={f.index: f.image for f in frames if f.index in wanted})

@@ -31,6 +31,7 @@ class Scores:
     frame_probabilities: np.ndarray  # (T,)
     method_probabilities: dict[str, float]  # conditional on "fake"
     attention: np.ndarray  # (T,)
+    features: torch.Tensor | None = None  # (T, C, h, w) input of the Grad-CAM layer, when asked for
 
 
 class Predictor:
@@ -86,15 +87,34 @@ class Predictor:
         return torch.from_numpy(arr.transpose(0, 3, 1, 2).copy())
 
     @torch.no_grad()
-    def score(self, crops: list[np.ndarray]) -> Scores:
+    def embed(self, crops: list[np.ndarray], keep_features: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(T, D) embeddings of face crops and, with ``keep_features``, the (T, C, h, w)
+        input of the Grad-CAM layer captured on the way (so explaining costs no second
+        pass through the trunk). Call with ``self._lock`` held."""
+        x = self.to_tensor(crops)
+        captured: list[torch.Tensor] = []
+        hook = None
+        if keep_features:
+            hook = self.model.backbone.cam_layer.register_forward_hook(
+                lambda _m, inputs, _out: captured.append(inputs[0].detach().float()))
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
+                # Embed in chunks: same result as one batch, a fraction of the peak memory.
+                emb = torch.cat([self.model.backbone(x[i : i + self.chunk]).float() for i in range(0, len(x), self.chunk)])
+        finally:
+            if hook is not None:
+                hook.remove()
+        return emb, (torch.cat(captured) if keep_features else None)
+
+    @torch.no_grad()
+    def score(self, crops: list[np.ndarray], keep_features: bool = False) -> Scores:
         """Score the crops of one face track (an image is a track of one crop)."""
         if not crops:
             raise ValueError("score() needs at least one face crop")
-        x = self.to_tensor(crops)
-        with self._lock, torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
-            # Embed in chunks: same result as one batch, a fraction of the peak memory.
-            emb = torch.cat([self.model.backbone(x[i : i + self.chunk]).float() for i in range(0, len(x), self.chunk)])
-            out = self.model.forward_sequence_from_embeddings(emb.unsqueeze(0))
+        with self._lock:
+            emb, feats = self.embed(crops, keep_features)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
+                out = self.model.forward_sequence_from_embeddings(emb.unsqueeze(0))
         logits = out.logits.float()[0]
         frame_logits = out.frame_logits.float()[0]
         p = torch.softmax(logits / self.temperature, -1)[1].item()
@@ -105,6 +125,7 @@ class Predictor:
             frame_probabilities=pf.astype(np.float64),
             method_probabilities={m: float(v) for m, v in zip(self.methods, mp)},
             attention=out.attention.float()[0].numpy().astype(np.float64),
+            features=feats,
         )
 
     def verdict(self, p: float) -> str:

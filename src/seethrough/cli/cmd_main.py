@@ -17,10 +17,54 @@ from .app import app
 console = Console(stderr=True)
 
 
-def _options(frames: int, sampling: str, min_face: int):
+def _options(frames: int, sampling: str, min_face: int, **kw):
     from ..analysis import AnalyzeOptions
 
-    return AnalyzeOptions(frames=frames, sampling=sampling, min_face=min_face)
+    try:
+        return AnalyzeOptions(frames=frames, sampling=sampling, min_face=min_face, **kw)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
+    """Report files per input: one input -> the paths as given; several -> each --report is a
+    folder receiving <name>.html and <name>.pdf (names made safe, hash-suffixed)."""
+    if not reports:
+        return [[] for _ in files]
+    if len(files) == 1:
+        for r in reports:
+            if r.suffix.lower() not in (".html", ".htm", ".pdf"):
+                raise typer.BadParameter(f"--report {r}: the name must end in .html or .pdf")
+        return [list(reports)]
+    for r in reports:
+        if r.suffix:
+            raise typer.BadParameter("with several files, --report takes a folder (one HTML and one PDF per file)")
+    from ..inference import file_sha256
+
+    out = []
+    for f in files:
+        stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f.stem)[:60] or "media"
+        tag = file_sha256(f)[:8] if f.is_file() else "missing"
+        out.append([r / f"{stem}-{tag}{ext}" for r in reports for ext in (".html", ".pdf")])
+    return out
+
+
+def _save_evidence(a, folder: Path) -> list[Path]:
+    """Key-frame heatmaps as PNG: <folder>/<name>_frame<index>_{crop,frame}.png."""
+    from PIL import Image
+
+    from ..explain import evidence_gallery
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in Path(a.file["name"]).stem)[:60] or "media"
+    written = []
+    for item in evidence_gallery(a):
+        for kind, img in (("crop", item.crop_overlay), ("frame", item.frame_overlay)):
+            if img is not None:
+                p = folder / f"{stem}_frame{item.index:06d}_{kind}.png"
+                Image.fromarray(img).save(p)
+                written.append(p)
+    return written
 
 
 def _print_text(a) -> None:
@@ -29,6 +73,7 @@ def _print_text(a) -> None:
         colour = "yellow" if a.status == "no_face" else "red"
         console.print(f"[bold]{name}[/bold]: [{colour}]{a.status}[/{colour}] — {a.message}")
         return
+
     colour = {"fake": "red", "uncertain": "yellow", "real": "green"}[a.verdict]
     console.print(
         f"[bold]{name}[/bold]: [{colour} bold]{a.verdict.upper()}[/{colour} bold] "
@@ -38,10 +83,35 @@ def _print_text(a) -> None:
         probs = ", ".join(f"{k} {v:.2f}" for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
         console.print(f"  resembles: {a.method['predicted']}  ({probs}; conditional on manipulation)")
     scored = [f for f in a.frames if f.fake_probability is not None]
-    if len(scored) > 1:
-        top = sorted(scored, key=lambda f: -f.fake_probability)[:3]
-        console.print("  most suspicious frames: " + ", ".join(f"#{f.index} at {f.time_s:.2f}s ({f.fake_probability:.2f})" for f in top))
+    ev = a.evidence
+    if ev:
+        if len(scored) > 1:
+            console.print("  most suspicious frames: " + ", ".join(
+                f"#{k['index']} at {k['time_s']:.2f}s ({k['fake_probability']:.2f})" for k in ev["key_frames"][:3]))
+        hot = {r["name"]: r["score"] for r in ev["regions"]}
+        if ev["top_regions"]:
+            console.print("  hottest regions: " + ", ".join(f"{n.replace('_', ' ')} ({hot[n]:.2f}x face average)"
+                                                          for n in ev["top_regions"]))
+        for c in ev["caveats"]:
+            console.print(f"  [dim]caveat: {c['text']}[/dim]")
+    if len(a.tracks) > 1:
+        console.print("  faces: " + ", ".join(f"#{t['track_id']} {t['verdict']} ({t['fake_probability']:.2f})"
+                                              for t in a.tracks))
     console.print(f"  {len(scored)} face frames scored; model {a.model['name']}; {a.timings_ms.get('total', 0):.0f} ms")
+
+
+def _write_outputs(a, reports: list[Path], evidence: Path | None) -> None:
+    for path in reports:
+        from ..report import write_report
+
+        try:
+            write_report(a, path)
+            console.print(f"  report: {path}")
+        except OSError as exc:
+            console.print(f"[red]error:[/red] could not write {path}: {exc}")
+    if evidence is not None and a.status == "ok":
+        n = len(_save_evidence(a, evidence))
+        console.print(f"  {n} heatmap images in {evidence}/")
 
 
 @app.command("analyze")
@@ -52,24 +122,36 @@ def analyze_cmd(
     sampling: str = typer.Option("even", help="even (spread over the video) | first"),
     min_face: int = typer.Option(40, help="Smallest face side in pixels that is analysed."),
     model: Optional[Path] = typer.Option(None, help="Checkpoint to use instead of the bundled default model."),
+    report: list[Path] = typer.Option([], "--report", "-r",
+                                      help="Write a report: out.html or out.pdf (repeatable; a folder with several files)."),
+    evidence: Optional[Path] = typer.Option(None, help="Folder for the key frames' heatmap PNGs."),
+    narrator: str = typer.Option("template", help="Who writes the plain-words summary: template | ollama | openai | none."),
+    narrator_model: Optional[str] = typer.Option(None, help="LLM model name for --narrator ollama/openai."),
+    explain: bool = typer.Option(True, help="Heatmaps, regions, key frames and caveats (--no-explain: scores only)."),
+    max_faces: int = typer.Option(4, help="Faces scored per file; the verdict is the most suspicious face's."),
 ) -> None:
-    """Is this face real or manipulated? Verdict, calibrated probability, method, per-frame scores."""
+    """Is this face real or manipulated? Verdict, probability, method, evidence, narrator, reports."""
     from ..analysis import analyze
-    from ..inference import get_predictor
     from ..errors import SeethroughError
+    from ..inference import get_predictor
 
     if fmt not in ("text", "json", "jsonl"):
         raise typer.BadParameter("--format must be text, json or jsonl")
+    if (report or evidence) and not explain:
+        raise typer.BadParameter("--report and --evidence need the explanations; drop --no-explain")
+    opts = _options(frames, sampling, min_face, explain=explain, max_faces=max_faces,
+                    narrator=None if narrator == "none" else narrator, narrator_model=narrator_model)
+    targets = _report_paths(report, files)
     try:
         predictor = get_predictor(model)
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    opts = _options(frames, sampling, min_face)
     results = []
-    for f in files:
+    for f, paths in zip(files, targets):
         a = analyze(f, predictor=predictor, options=opts)
         results.append(a)
+        _write_outputs(a, paths, evidence)
         if fmt == "jsonl":
             sys.stdout.write(json.dumps(a.to_dict()) + "\n")
             sys.stdout.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Sequence
 
@@ -13,7 +14,7 @@ from .align import MARGIN_LOOSE, align_face
 from .detector import RetinaFaceDetector
 from .landmarks import get_predictor, predict_landmarks
 from .tracker import TrackerConfig, main_track, track_faces
-from .types import FaceCrop, FaceResult, FrameFaces
+from .types import FaceCrop, FaceResult, FrameFaces, Track
 
 log = get_logger(__name__)
 
@@ -25,6 +26,8 @@ class FacePipeline:
     to count; smaller faces are reported as ``face_too_small``. ``margin`` and
     ``rotate`` are passed to :func:`~seethrough.faces.align.align_face`; with
     ``landmarks=False`` crops are placed from the detector box alone (no dlib).
+    ``max_faces`` > 1 also crops other people: tracks present in at least 30% as many
+    frames as the main subject, biggest and steadiest first (``FaceResult.track_crops``).
     """
 
     def __init__(
@@ -37,6 +40,7 @@ class FacePipeline:
         landmarks: bool = True,
         rotate: bool = False,
         tracker: TrackerConfig | None = None,
+        max_faces: int = 1,
     ) -> None:
         if min_face < 1:
             raise ValueError(f"min_face must be a positive number of pixels, got {min_face}")
@@ -47,6 +51,9 @@ class FacePipeline:
         self.landmarks = bool(landmarks)
         self.rotate = bool(rotate)
         self.tracker = tracker or TrackerConfig()
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        self.max_faces = int(max_faces)
 
     def settings(self) -> dict:
         return {
@@ -57,6 +64,7 @@ class FacePipeline:
             "rotate": self.rotate,
             "score_threshold": self.detector.score_threshold,
             "max_side": self.detector.max_side,
+            "max_faces": self.max_faces,
         }
 
     def warmup(self) -> None:
@@ -86,43 +94,16 @@ class FacePipeline:
 
         tracks = track_faces(usable, self.tracker)
         main = main_track(tracks)
-        crops: list[FaceCrop] = []
-        if main is not None:
-            for pos, det in zip(main.positions, main.detections):
-                frame = frames[pos]
-                lm = None
-                if self.landmarks:
-                    t = time.perf_counter()
-                    lm = predict_landmarks(frame.image, det)
-                    timings["landmarks"] += (time.perf_counter() - t) * 1000
-                t = time.perf_counter()
-                aligned = align_face(
-                    frame.image,
-                    landmarks=lm,
-                    box=det.box,
-                    kps5=det.kps5,
-                    size=self.crop_size,
-                    margin=self.margin,
-                    rotate=self.rotate,
-                )
-                timings["crops"] += (time.perf_counter() - t) * 1000
-                crops.append(
-                    FaceCrop(
-                        frame_index=frame.index,
-                        time_s=frame.time_s,
-                        box=det.box,
-                        score=det.score,
-                        landmarks=lm,
-                        crop=aligned.crop,
-                        crop_landmarks=aligned.landmarks if lm is not None else None,
-                        matrix=aligned.matrix,
-                    )
-                )
+        track_crops: dict[int, list[FaceCrop]] = {}
+        for track in self._tracks_to_crop(tracks, main):
+            track_crops[track.track_id] = self._crop_track(track, frames, timings)
+        crops = track_crops.get(main.track_id, []) if main is not None else []
+        n_crops_all = sum(len(v) for v in track_crops.values())
         n = max(len(frames), 1)
         timings["detect_per_frame"] = timings["detect"] / n
-        if crops:
-            timings["landmarks_per_face"] = timings["landmarks"] / len(crops)
-            timings["crop_per_face"] = timings["crops"] / len(crops)
+        if n_crops_all:
+            timings["landmarks_per_face"] = timings["landmarks"] / n_crops_all
+            timings["crop_per_face"] = timings["crops"] / n_crops_all
         status, message = self._outcome(per_frame, main.track_id if main else None, len(crops))
         log.debug("faces: %s (%s)", status, message)
         return FaceResult(
@@ -132,9 +113,53 @@ class FacePipeline:
             tracks=tracks,
             main_track_id=main.track_id if main else None,
             crops=crops,
+            track_crops=track_crops,
             timings_ms=timings,
             settings=self.settings(),
         )
+
+    def _tracks_to_crop(self, tracks: list[Track], main: Track | None) -> list[Track]:
+        """The main track, then up to ``max_faces - 1`` others present in at least 30% as many frames."""
+        if main is None:
+            return []
+        need = max(1, math.ceil(0.3 * len(main)))
+        others = sorted((t for t in tracks if t is not main and len(t) >= need), key=lambda t: (-t.weight, t.track_id))
+        return [main, *others[: self.max_faces - 1]]
+
+    def _crop_track(self, track: Track, frames: Sequence[Frame], timings: dict[str, float]) -> list[FaceCrop]:
+        crops = []
+        for pos, det in zip(track.positions, track.detections):
+            frame = frames[pos]
+            lm = None
+            if self.landmarks:
+                t = time.perf_counter()
+                lm = predict_landmarks(frame.image, det)
+                timings["landmarks"] += (time.perf_counter() - t) * 1000
+            t = time.perf_counter()
+            aligned = align_face(
+                frame.image,
+                landmarks=lm,
+                box=det.box,
+                kps5=det.kps5,
+                size=self.crop_size,
+                margin=self.margin,
+                rotate=self.rotate,
+            )
+            timings["crops"] += (time.perf_counter() - t) * 1000
+            crops.append(
+                FaceCrop(
+                    frame_index=frame.index,
+                    time_s=frame.time_s,
+                    box=det.box,
+                    score=det.score,
+                    landmarks=lm,
+                    crop=aligned.crop,
+                    crop_landmarks=aligned.landmarks if lm is not None else None,
+                    matrix=aligned.matrix,
+                    track_id=track.track_id,
+                )
+            )
+        return crops
 
     def _outcome(self, frames: list[FrameFaces], main_id: int | None, n_crops: int) -> tuple[str, str]:
         n = len(frames)

@@ -121,7 +121,7 @@ class AlignedFace:
 
 @dataclass
 class FaceCrop:
-    """The main subject in one frame: detection, 68 landmarks and the aligned crop."""
+    """One tracked face in one frame: detection, 68 landmarks and the aligned crop."""
 
     frame_index: int
     time_s: float
@@ -131,9 +131,11 @@ class FaceCrop:
     crop: np.ndarray  # (size, size, 3) RGB uint8
     crop_landmarks: np.ndarray | None  # (68, 2) crop coordinates
     matrix: np.ndarray  # (2, 3) frame -> crop
+    track_id: int = 0
 
     def to_dict(self) -> dict:
         return {
+            "track_id": self.track_id,
             "frame_index": self.frame_index,
             "time_s": round(float(self.time_s), 4),
             "box": [round(float(v), 2) for v in self.box],
@@ -151,7 +153,8 @@ class FaceResult:
     frames: list[FrameFaces]
     tracks: list[Track]
     main_track_id: int | None
-    crops: list[FaceCrop]
+    crops: list[FaceCrop]  # the main subject's
+    track_crops: dict[int, list[FaceCrop]] = field(default_factory=dict)  # main first, then others (max_faces)
     timings_ms: dict[str, float] = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
 

@@ -28,6 +28,9 @@ def test_bundled_model_is_complete_and_small(predictor):
     assert 0 < th["real_below"] < th["fake_above"] < 1
     assert predictor.temperature > 0
     assert predictor.info["name"] == "seethrough-default"
+    card = predictor.info["card"]  # the summary reports carry, from default.card.json
+    assert {"summary", "data", "metrics", "limits"} <= set(card) and len(card["limits"]) >= 3
+    assert "DFDC" in card["data"] and "0.854" in card["metrics"]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -64,6 +65,18 @@ class Predictor:
         self.crop_margin = float(self.meta.config.get("data", {}).get("crop_margin", 1.0))
         self._lock = threading.Lock()
         self.sha256 = file_sha256(path)
+        self.card = self._load_card(path)
+
+    def _load_card(self, path: Path) -> dict | None:
+        """The model card summary: ``config["card"]`` in the checkpoint, else ``<stem>.card.json`` beside it."""
+        card = self.meta.config.get("card")
+        side = path.with_name(path.stem + ".card.json")
+        if card is None and side.is_file():
+            try:
+                card = json.loads(side.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                log.warning("ignoring unreadable model card %s: %s", side, exc)
+        return card if isinstance(card, dict) else None
 
     @property
     def info(self) -> dict:
@@ -74,6 +87,7 @@ class Predictor:
             "temporal": self.meta.model_spec.temporal,
             "file": self.path.name,
             "sha256": self.sha256,
+            **({"card": self.card} if self.card else {}),
         }
 
     def to_tensor(self, crops: list[np.ndarray]) -> torch.Tensor:

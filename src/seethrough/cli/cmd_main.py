@@ -217,7 +217,10 @@ def train_cmd(
     config: Path = typer.Option(..., "--config", "-c", help="YAML training config (see configs/)."),
     fresh: bool = typer.Option(False, help="Ignore checkpoints of an earlier run and start again."),
 ) -> None:
-    """Train a detector: frame stage, temporal stage, calibration; resumable."""
+    """Train a detector: frame stage, temporal stage, calibration; resumable.
+
+    Several GPUs or machines: torchrun --standalone --nproc_per_node=N -m seethrough train -c CONFIG
+    """
     from ..errors import SeethroughError
     from ..training.config import load_config
     from ..training.run import train
@@ -227,7 +230,8 @@ def train_cmd(
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    console.print(f"checkpoint: {path}")
+    if path is not None:  # under torchrun, only rank 0 exports
+        console.print(f"checkpoint: {path}")
 
 
 @app.command("evaluate")

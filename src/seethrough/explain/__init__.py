@@ -1,24 +1,38 @@
 """Evidence behind a verdict: Grad-CAM heatmaps, scores per facial region, key frames,
-caveats, pictures for people and a narrator."""
+caveats, pictures for people and a narrator.
 
-from .evidence import REGION_WORDS, aggregate_regions, caveats, key_frames, suspicious_segments, top_regions
-from .gallery import GalleryItem, evidence_gallery, frame_overlay, heat_overlay
-from .gradcam import CAM_DESCRIPTION, gradcam_from_features, gradcam_maps
-from .regions import region_scores
+Names are imported on first use, so the narrator and the evidence rules do not pull in
+torch and OpenCV when only they are needed.
+"""
 
-__all__ = [
-    "CAM_DESCRIPTION",
-    "GalleryItem",
-    "REGION_WORDS",
-    "aggregate_regions",
-    "caveats",
-    "evidence_gallery",
-    "frame_overlay",
-    "gradcam_from_features",
-    "gradcam_maps",
-    "heat_overlay",
-    "key_frames",
-    "region_scores",
-    "suspicious_segments",
-    "top_regions",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "REGION_WORDS": "evidence",
+    "aggregate_regions": "evidence",
+    "caveats": "evidence",
+    "key_frames": "evidence",
+    "suspicious_segments": "evidence",
+    "top_regions": "evidence",
+    "GalleryItem": "gallery",
+    "evidence_gallery": "gallery",
+    "frame_overlay": "gallery",
+    "heat_overlay": "gallery",
+    "CAM_DESCRIPTION": "gradcam",
+    "gradcam_from_features": "gradcam",
+    "gradcam_maps": "gradcam",
+    "region_scores": "regions",
+    "narrate": "narrator",
+    "template_text": "narrator",
+    "check_reply": "narrator",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -131,9 +131,10 @@ class EvalResult:
 def predict_frames(model, loader: DataLoader) -> tuple[np.ndarray, np.ndarray]:
     """(fake probabilities, labels) for every item of ``loader``."""
     model.eval()
+    device = next(model.parameters()).device
     probs, labels = [], []
     for x, y, _, _ in loader:
-        logits = model.forward_frames(x)[0]
+        logits = model.forward_frames(x.to(device))[0].cpu()
         probs.append(torch.softmax(logits.float(), 1)[:, 1].numpy())
         labels.append(y.numpy())
     return np.concatenate(probs), np.concatenate(labels)
@@ -164,11 +165,19 @@ def _lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool = True) -> Path:
-    """Stage 1. Returns the path of the best frame-stage weights (``frames_best.pt``)."""
+def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool = True, ctx=None) -> Path:
+    """Stage 1. Returns the path of the best frame-stage weights (``frames_best.pt``).
+
+    ``ctx`` (:class:`~seethrough.training.distributed.DistContext`) spreads the stage over
+    torchrun's processes; only rank 0 evaluates and writes files.
+    """
+    from .distributed import DistContext, record_rank, wrap
+
+    ctx = ctx or DistContext()
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, out / "config.yaml")
+    if ctx.is_main:
+        dump_config(cfg, out / "config.yaml")
     seed_everything(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -177,8 +186,9 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     rng = np.random.default_rng(cfg.seed)
     va_idx = np.sort(rng.permutation(va_idx)[: cfg.frames.max_val])
     train_t, val_t = table.subset(tr_idx), table.subset(va_idx)
-    np.save(out / "val_index.npy", va_idx)
-    (out / "val_groups.json").write_text(json.dumps(sorted(set(val_t.groups))))
+    if ctx.is_main:
+        np.save(out / "val_index.npy", va_idx)
+        (out / "val_groups.json").write_text(json.dumps(sorted(set(val_t.groups))))
     log.info("frame stage: %d train / %d val crops (%d groups held out)", len(train_t), len(val_t), len(set(val_t.groups)))
 
     model = build_model(cfg)
@@ -186,48 +196,53 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
         model.load_state_dict(load_weights(cfg.frames.init_from))
         log.info("initialised from %s", cfg.frames.init_from)
     frozen = freeze_early_stages(model, cfg.frames.freeze_stages)
+    model.to(ctx.device)
     prep = model.preprocessing
     ds = FrameDataset(train_t, cfg.methods, prep["mean"], prep["std"], augment=cfg.data.augment,
                       synth=cfg.data.synth, seed=cfg.seed)
     fs = cfg.frames
     synth_share = cfg.data.synth.prob * float(np.mean(~np.isnan(train_t.landmarks[train_t.labels == 0, 0, 0]))) if (train_t.labels == 0).any() else 0.0
-    weights = class_weights(train_t.labels, synth_share) if fs.class_weighting else torch.ones(2)
-    sampler = None
-    if fs.oversample:
-        per_class = 1.0 / np.bincount(train_t.labels, minlength=2).clip(min=1)
-        sampler = WeightedRandomSampler(per_class[train_t.labels], num_samples=len(train_t), replacement=True)
-    g = torch.Generator().manual_seed(cfg.seed)
+    weights = (class_weights(train_t.labels, synth_share) if fs.class_weighting else torch.ones(2)).to(ctx.device)
+    sampler = _sampler(ds, train_t.labels, fs.oversample, cfg.seed, ctx)
+    g = torch.Generator().manual_seed(cfg.seed + ctx.rank)
     loader = DataLoader(ds, batch_size=fs.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0, generator=g)
-    total = max(1, int(math.ceil(fs.epochs * len(ds) / fs.batch_size)))
+    total = max(1, int(math.ceil(fs.epochs * len(ds) / (fs.batch_size * ctx.world_size))))
+    step_fn = wrap(model, ctx)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=fs.lr, weight_decay=fs.weight_decay)
     eval_every = fs.eval_every or len(loader)
 
     step, best, history = 0, -1.0, []
     last = out / "frames_last.pt"
     if fs.epochs == 0:  # no frame training: the initial weights go straight to stage 2
-        torch.save({"model": model.state_dict(), "step": 0, "score": float("nan")}, out / "frames_best.pt")
+        if ctx.is_main:
+            torch.save({"model": model.state_dict(), "step": 0, "score": float("nan")}, out / "frames_best.pt")
+        ctx.barrier()
         return out / "frames_best.pt"
     if resume and last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
+        state = torch.load(last, map_location=ctx.device, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best, history = state["step"], state["best"], state["history"]
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
         log.info("resumed frame stage at step %d/%d (best score %.4f)", step, total, best)
     if step >= total:
         return out / "frames_best.pt"
 
-    log.info("class weights real/fake = %.3f/%.3f; %d steps of %d", weights[0], weights[1], total, fs.batch_size)
-    bar = tqdm(total=total, initial=step, desc="frame stage", unit="step", dynamic_ncols=True)
+    log.info("class weights real/fake = %.3f/%.3f; %d steps of %d x %d process(es)", weights[0], weights[1], total,
+             fs.batch_size, ctx.world_size)
+    bar = tqdm(total=total, initial=step, desc="frame stage", unit="step", dynamic_ncols=True, disable=not ctx.is_main)
     t0, run_loss, n_loss = time.time(), 0.0, 0
     while step < total:
         ds.epoch = step // len(loader)
+        if hasattr(loader.sampler, "set_epoch"):
+            loader.sampler.set_epoch(ds.epoch)
         _train_mode(model, frozen)
         for x, y, m, _ in loader:
+            x, y, m = x.to(ctx.device), y.to(ctx.device), m.to(ctx.device)
             for gparam in opt.param_groups:
                 gparam["lr"] = _lr_at(step, total, fs.lr, fs.warmup_steps)
-            frame_logits, method_logits, _ = model.forward_frames(x)
+            frame_logits, method_logits, _ = step_fn(x)
             loss = F.cross_entropy(frame_logits, y, weight=weights)
             if (m != IGNORE).any():
                 loss = loss + fs.method_loss_weight * F.cross_entropy(method_logits, m, ignore_index=IGNORE)
@@ -240,7 +255,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
             bar.update(1)
             bar.set_postfix(loss=f"{run_loss / n_loss:.3f}")
             done = step >= total
-            if step % eval_every == 0 or done:
+            if (step % eval_every == 0 or done) and ctx.is_main:
                 res = evaluate_frames(model, val_t, cfg, prep)
                 row = {"step": step, "epoch": round(step / len(loader), 3), "train_loss": run_loss / max(n_loss, 1),
                        "val_loss": res.loss, "val_auc": res.auc, "val_auc_pseudo": res.auc_pseudo,
@@ -254,13 +269,30 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
                     best = res.score
                     torch.save({"model": model.state_dict(), "step": step, "score": best}, out / "frames_best.pt")
                 _train_mode(model, frozen)
-            if step % fs.checkpoint_every == 0 or done:
+            if (step % fs.checkpoint_every == 0 or done) and ctx.is_main:
                 _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                               "history": history, "torch_rng": torch.get_rng_state()}, last)
             if done:
                 break
     bar.close()
+    record_rank(out, ctx, model, step)
+    ctx.barrier()  # every rank leaves with frames_best.pt written
     return out / "frames_best.pt"
+
+
+def _sampler(ds, labels: np.ndarray, oversample: bool, seed: int, ctx):
+    """None (plain shuffling), class-balanced oversampling, and/or this rank's share of the data."""
+    if oversample:
+        per_class = 1.0 / np.bincount(labels, minlength=2).clip(min=1)
+        g = torch.Generator().manual_seed(seed + ctx.rank)
+        return WeightedRandomSampler(per_class[labels], num_samples=len(labels) // ctx.world_size, replacement=True,
+                                     generator=g)
+    if ctx.enabled:
+        from torch.utils.data import DistributedSampler
+
+        return DistributedSampler(ds, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=seed,
+                                  drop_last=True)
+    return None
 
 
 def _train_mode(model, frozen: list) -> None:

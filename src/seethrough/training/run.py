@@ -30,13 +30,34 @@ def export(cfg: TrainConfig, model, calibration: dict, metrics: dict, path: Path
     )
 
 
-def train(cfg: TrainConfig, resume: bool = True) -> Path:
-    """Frame stage, temporal stage, calibration; returns the exported checkpoint path."""
+def train(cfg: TrainConfig, resume: bool = True) -> Path | None:
+    """Frame stage, temporal stage, calibration; returns the exported checkpoint path.
+
+    Under ``torchrun`` the frame stage runs data-parallel (see
+    :mod:`seethrough.training.distributed`); ranks other than 0 return None after it.
+    """
+    from .distributed import setup
+
+    ctx = setup()
+    try:
+        return _train(cfg, resume, ctx)
+    finally:
+        ctx.close()
+
+
+def _train(cfg: TrainConfig, resume: bool, ctx) -> Path | None:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dump_config(cfg, out / "config.yaml")
-    table = load_tables(cfg)
-    best = train_frames(cfg, table, resume=resume)
+    if ctx.is_main:
+        dump_config(cfg, out / "config.yaml")
+        table = load_tables(cfg)  # rank 0 fills the crop cache first; the others then read it
+        ctx.barrier()
+    else:
+        ctx.barrier()
+        table = load_tables(cfg)
+    best = train_frames(cfg, table, resume=resume, ctx=ctx)
+    if not ctx.is_main:
+        return None
     sequences = None
     if cfg.temporal.enabled and cfg.temporal.sources:
         from .loop import concat_tables

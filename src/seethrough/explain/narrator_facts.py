@@ -1,0 +1,301 @@
+"""The facts a narrative may state, taken from an analysis document.
+
+One function, :func:`summarize`, decides which facts of an analysis a narrative may
+use: it returns the compact evidence sent to an LLM and the same facts as numbers
+and names for the fact checker, so the prompt, the template and the checker can
+never disagree about what is "in the evidence".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .evidence import REGION_WORDS
+
+#: Key frames and suspicious segments passed on (most suspicious / earliest first).
+MAX_KEY_FRAMES = 5
+MAX_SEGMENTS = 5
+
+_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)(\s*%)?")
+
+
+def norm_method(name: str) -> str:
+    """``"Face 2 Face"`` and ``"face2face"`` -> ``"face2face"``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _half_up(x: float, decimals: int) -> float:
+    scale = 10**decimals
+    return math.floor(x * scale + 0.5) / scale
+
+
+def pct(p: float, decimals: int | None = None) -> str:
+    """A probability as a percentage a reader can quote: 0.8731 -> ``"87%"``.
+
+    Whole percent by default; one decimal near the ends (0.997 -> ``"99.7%"``) so a
+    probability is never shown as 0% or 100%, and a bound beyond that
+    (``"more than 99.9%"``, ``"less than 0.1%"``).
+    """
+    v = 100.0 * float(p)
+    if decimals is None:
+        if 0.5 <= v < 99.5:
+            decimals = 0
+        elif 0.05 <= v < 99.95:
+            decimals = 1
+        elif v >= 99.95:
+            return "more than 99.9%"
+        else:
+            return "less than 0.1%"
+    r = _half_up(v, decimals)
+    return f"{r:.{decimals}f}%"
+
+
+def overall_pct(p: float, thresholds: dict | None) -> str:
+    """Like :func:`pct`, with more decimals when the rounded value would equal a
+    rounded threshold it is not equal to (0.695 vs 0.70 -> ``"69.5%"``, not ``"70%"``)."""
+    shown = pct(p)
+    if not thresholds or not shown[0].isdigit():
+        return shown
+    for decimals in (0, 1, 2):
+        shown = pct(p, decimals) if decimals else pct(p)
+        clash = False
+        for t in thresholds.values():
+            if t is None or abs(float(t) - p) < 1e-12:
+                continue
+            if _half_up(100 * float(t), decimals) == _half_up(100 * p, decimals):
+                clash = True
+        if not clash:
+            return shown
+    return shown
+
+
+def one_decimal(x: float) -> str:
+    """A time in seconds or a region score, rounded half up to one decimal: 2.4333 -> ``"2.4"``."""
+    return f"{_half_up(float(x), 1):.1f}"
+
+
+def region_words(name: str) -> str:
+    return REGION_WORDS.get(name, name.replace("_", " "))
+
+
+@dataclass
+class Facts:
+    """Numbers and names a narrative may state (see :func:`summarize`)."""
+
+    status: str
+    kind: str  # "video", "image" or "file"
+    verdict: str | None = None
+    probability: float | None = None
+    probability_text: str | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    probabilities: list[float] = field(default_factory=list)  # everything a percentage may be
+    times: list[float] = field(default_factory=list)  # seconds
+    integers: set[int] = field(default_factory=set)  # counts and frame indices
+    counts: dict[str, set[int]] = field(default_factory=dict)  # "faces", "frames", "segments", "regions"
+    numbers: list[float] = field(default_factory=list)  # any other value (scores, px, raw probabilities)
+    literals: list[float] = field(default_factory=list)  # numbers written in quoted texts (caveats, message)
+    literal_percents: list[float] = field(default_factory=list)  # those of them written as percentages
+    regions: list[str] = field(default_factory=list)  # region names a reply may mention
+    region_scores: dict[str, float] = field(default_factory=dict)  # top regions' scores
+    methods: dict[str, float] = field(default_factory=dict)  # normalised name -> probability
+    method_names: dict[str, str] = field(default_factory=dict)  # normalised name -> name as in the doc
+    predicted: str | None = None  # normalised name
+    quoted: list[str] = field(default_factory=list)  # caveat texts and the status message
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _quote(facts: "Facts", text: str) -> None:
+    """Record a text of the evidence's own (caveat, message) and the numbers written in it."""
+    facts.quoted.append(text)
+    for m in _NUMBER_IN_TEXT.finditer(text):
+        facts.literals.append(float(m.group(1)))
+        if m.group(2):
+            facts.literal_percents.append(float(m.group(1)))
+
+
+def media_kind(doc: dict) -> str:
+    kind = (doc.get("media") or {}).get("kind")
+    return kind if kind in ("video", "image") else "file"
+
+
+def face_frame_counts(doc: dict) -> tuple[int, int]:
+    """(frames sampled, frames where the reported face was scored)."""
+    frames = doc.get("frames") or []
+    return len(frames), sum(1 for f in frames if f.get("fake_probability") is not None)
+
+
+def summarize(doc: dict) -> tuple[dict, Facts]:
+    """The compact evidence for an LLM prompt, and the facts the checker accepts.
+
+    Percentages are given as the strings a narrative should copy (``"87%"``); times in
+    seconds to two decimals. Nothing identifying the file (name, path, hash) is included.
+    """
+    status = doc.get("status") or "error"
+    kind = media_kind(doc)
+    facts = Facts(status=status, kind=kind)
+    media = doc.get("media") or {}
+    summary: dict[str, Any] = {"status": status, "subject": kind}
+
+    def prob(p: Any) -> str | None:
+        v = _num(p)
+        if v is None:
+            return None
+        facts.probabilities.append(v)
+        facts.numbers.append(v)
+        return pct(v)
+
+    def time(t: Any) -> float | None:
+        v = _num(t)
+        if v is None:
+            return None
+        shown = round(v, 2)
+        facts.times.extend((v, shown))
+        facts.numbers.extend((v, shown))
+        return shown
+
+    def count(n: Any, of: str | None = None) -> int | None:
+        v = _num(n)
+        if v is None or v != int(v):
+            return None
+        facts.integers.add(int(v))
+        facts.numbers.append(v)
+        if of:
+            facts.counts.setdefault(of, set()).add(int(v))
+        return int(v)
+
+    duration = _num(media.get("duration_s"))
+    if kind == "video" and duration:
+        summary["duration_s"] = time(duration)
+
+    if status != "ok":
+        message = doc.get("message")
+        if message:
+            summary["message"] = message
+            _quote(facts, message)
+        if doc.get("error_code"):
+            summary["error_code"] = doc["error_code"]
+        return summary, facts
+
+    thresholds = {k: float(v) for k, v in (doc.get("thresholds") or {}).items() if _num(v) is not None}
+    facts.thresholds = thresholds
+    p = _num(doc.get("fake_probability"))
+    facts.verdict = doc.get("verdict")
+    facts.probability = p
+    summary["verdict"] = facts.verdict
+    if p is not None:
+        facts.probabilities.append(p)
+        facts.numbers.append(p)
+        facts.probability_text = overall_pct(p, thresholds)
+        summary["probability_of_manipulation"] = facts.probability_text
+    if thresholds:
+        summary["thresholds"] = {}
+        if "real_below" in thresholds:
+            summary["thresholds"]["real_below"] = prob(thresholds["real_below"])
+        if "fake_above" in thresholds:
+            summary["thresholds"]["fake_at_or_above"] = prob(thresholds["fake_above"])
+
+    n_sampled, n_face = face_frame_counts(doc)
+    summary["frames_sampled"] = count(n_sampled, "frames")
+    summary["frames_with_face"] = count(n_face, "frames")
+
+    tracks = doc.get("tracks") or []
+    if len(tracks) <= 1:
+        count(1, "faces")
+    else:
+        summary["faces_tracked"] = count(len(tracks), "faces")
+        summary["faces"] = []
+        for t in sorted(tracks, key=lambda t: -(t.get("fake_probability") or 0)):
+            face = {"frames": count(t.get("n_frames"), "frames"),
+                    "probability_of_manipulation": prob(t.get("fake_probability")),
+                    "verdict": t.get("verdict"), "reported": bool(t.get("reported"))}
+            if kind == "video" and _num(t.get("first_s")) is not None and _num(t.get("last_s")) is not None:
+                face["seen_from_s"], face["seen_to_s"] = time(t["first_s"]), time(t["last_s"])
+            summary["faces"].append(face)
+
+    method = doc.get("method")
+    if facts.verdict in ("fake", "uncertain") and method and method.get("probabilities"):
+        probs = {name: float(v) for name, v in method["probabilities"].items() if _num(v) is not None}
+        ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+        for name, v in ranked:
+            facts.methods[norm_method(name)] = v
+            facts.method_names[norm_method(name)] = name
+        predicted = method.get("predicted")
+        facts.predicted = norm_method(predicted) if predicted else None
+        summary["method"] = {
+            "most_resembles": predicted,
+            "probabilities_if_manipulated": {name: prob(v) for name, v in ranked},
+            "note": "These apply only if the face was manipulated: a resemblance to known families, "
+                    "a rough hint and never proof of how or by whom it was made.",
+        }
+
+    evidence = doc.get("evidence")
+    if evidence is None:
+        summary["explanations"] = "switched off: no regions, key frames or caveats"
+        return summary, facts
+
+    scores = {r["name"]: float(r["score"]) for r in evidence.get("regions") or []}
+    top = []
+    for name in evidence.get("top_regions") or []:
+        entry: dict[str, Any] = {"region": name, "in_words": region_words(name)}
+        if name in scores:
+            facts.numbers.extend((scores[name], round(scores[name], 2)))
+            facts.region_scores[name] = scores[name]
+            entry["score"] = round(scores[name], 2)
+        top.append(entry)
+        facts.regions.append(name)
+    summary["top_regions"] = top
+    count(len(top), "regions")
+    if top:
+        summary["region_score_meaning"] = ("detector attention in the region relative to the face average "
+                                           "(1.0 = average)")
+
+    if kind != "image":
+        key = []
+        for kf in (evidence.get("key_frames") or [])[:MAX_KEY_FRAMES]:
+            entry = {"frame": count(kf.get("index")), "time_s": time(kf.get("time_s")),
+                     "probability_of_manipulation": prob(kf.get("fake_probability"))}
+            if kf.get("top_region"):
+                entry["top_region"] = kf["top_region"]
+                entry["top_region_in_words"] = region_words(kf["top_region"])
+                facts.regions.append(kf["top_region"])
+            key.append(entry)
+        summary["key_frames"] = key
+        segments = []
+        for seg in (evidence.get("suspicious_segments") or [])[:MAX_SEGMENTS]:
+            start, end = _num(seg.get("start_s")), _num(seg.get("end_s"))
+            entry = {"from_s": time(start), "to_s": time(end),
+                     "peak_probability_of_manipulation": prob(seg.get("peak_probability")),
+                     "frames": count(seg.get("n_frames"), "frames")}
+            if start is not None and end is not None:  # a reply may give a stretch's length
+                facts.times.append(end - start)
+            segments.append(entry)
+        summary["suspicious_segments"] = segments
+        count(len(key), "frames")  # "the four key frames"
+        count(len(segments), "segments")  # "two suspicious stretches"
+        if key:
+            summary["key_frame_meaning"] = "the most suspicious sampled frames, most suspicious first"
+        if segments:
+            summary["segment_meaning"] = "stretches of consecutive frames at or above the fake threshold"
+
+    face_px = evidence.get("face_px") or {}
+    px = {k: round(float(face_px[k])) for k in ("median", "min") if _num(face_px.get(k)) is not None}
+    if px:
+        summary["face_size_px"] = px
+        for k, v in px.items():
+            facts.numbers.extend((float(face_px[k]), float(v)))
+            facts.integers.add(int(v))
+
+    caveat_texts = [c.get("text") for c in evidence.get("caveats") or [] if c.get("text")]
+    summary["caveats"] = caveat_texts
+    for text in caveat_texts:
+        _quote(facts, text)
+    return summary, facts

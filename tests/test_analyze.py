@@ -49,6 +49,8 @@ def test_image_is_a_sequence_of_one(face_image, tiny_predictor):
     a = analyze(face_image, predictor=tiny_predictor)
     assert a.status == "ok"
     assert len(a.frames) == 1 and a.frames[0].fake_probability is not None
+    # One frame is the whole track: its score is the verdict's score, not a second number.
+    assert a.frames[0].fake_probability == a.fake_probability
     assert a.media["kind"] == "image"
 
 

@@ -209,6 +209,8 @@ def _fill_scores(result: Analysis, predictor: Predictor, track_crops: dict, scor
     """Verdict, method and per-frame scores from the reported (most suspicious) face; a summary per face."""
     for tid, crops in track_crops.items():
         sc = scored[tid]
+        if len(crops) == 1:  # a still (or one usable frame): the frame *is* the clip, so one number
+            sc.frame_probabilities = np.array([sc.fake_probability])
         result.tracks.append({
             "track_id": tid,
             "n_frames": len(crops),

@@ -32,6 +32,8 @@ def test_key_frames_rank_the_most_suspicious_first():
     keys = key_frames(frames, k=3)
     assert [k["index"] for k in keys] == [6, 9, 0]  # ties: earlier first; no-face frame skipped
     assert keys[0]["top_region"] == "mouth" and keys[0]["time_s"] == 1.0
+    cold = key_frames(_frames([0.5], [{"mouth": 0.0, "nose": 0.0}]))
+    assert cold[0]["top_region"] is None  # a map with no heat on the face names no region
 
 
 def test_segments_are_runs_above_the_threshold_broken_by_faceless_frames():

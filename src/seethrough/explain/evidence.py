@@ -71,6 +71,8 @@ def key_frames(frames: Sequence[Any], k: int = 4) -> list[dict]:
     for f in ranked:
         regions = getattr(f, "regions", None) or {}
         best = max(regions, key=regions.get) if regions else None
+        if best is not None and regions[best] <= 0:  # no heat on the face: nothing to name
+            best = None
         out.append({"index": f.index, "time_s": f.time_s, "fake_probability": f.fake_probability,
                     "attention": f.attention, "top_region": best})
     return out

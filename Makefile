@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml requirements-nodeps.txt | $(PY)
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/seethrough demo
+	$(VENV)/bin/seethrough serve
 
 # Browser tests drive Debian's chromium (never a downloaded browser). Installed when
 # missing and this user can; otherwise those tests skip and say why.

@@ -1,0 +1,423 @@
+"""The REST API: submit, status, result, reports, evidence images, list, delete, health.
+
+Every error is ``{"error": {"code": ..., "message": ...}}`` with a message a person can
+act on. Files are only ever found through a job id looked up in the database; no
+path from the request is used to open anything.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..log import get_logger
+from .security import COOKIE, require_token, token_ok
+from .store import AnalysisRow
+from .uploads import ReceivedFile, UploadProblem, probe_status, probe_upload, receive_multipart, store_upload
+
+log = get_logger(__name__)
+
+ID_RE = re.compile(r"^[0-9a-f]{32}$")
+
+STAGE_TEXT = {
+    None: "Waiting for a free worker",
+    "queued": "Waiting for a free worker",
+    "starting": "Starting the analysis",
+    "probe": "Reading the file",
+    "decode": "Decoding frames",
+    "faces": "Finding faces",
+    "model": "Scoring with the model",
+    "explain": "Computing heatmaps",
+    "narrate": "Writing the explanation",
+    "frames": "Saving frames",
+    "gallery": "Drawing heatmaps",
+    "report": "Writing the reports",
+    "done": "Finished",
+    "failed": "Failed",
+}
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "A video or image."},
+                        "rerun": {"type": "boolean", "default": False,
+                                  "description": "Analyse again even if this exact file was analysed with the same settings."},
+                    },
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                  "description": "Several videos or images (repeat the field)."},
+                        "rerun": {"type": "boolean", "default": False},
+                    },
+                    "required": ["files"],
+                }
+            }
+        },
+    }
+}
+ERROR_RESPONSES = {
+    400: {"description": "Empty file or malformed request"},
+    401: {"description": "Token missing or wrong"},
+    413: {"description": "File larger than the server's limit"},
+    415: {"description": "Not a video or image (decided by opening it)"},
+    422: {"description": "Damaged or truncated media"},
+}
+
+router = APIRouter(prefix="/api", tags=["analyses"])
+_dedup_lock = threading.Lock()
+
+
+class ReportFormat(str, Enum):
+    pdf = "pdf"
+    html = "html"
+    json = "json"
+
+
+class EvidenceKind(str, Enum):
+    crop = "crop"
+    frame = "frame"
+
+
+class Verdict(str, Enum):
+    real = "real"
+    uncertain = "uncertain"
+    fake = "fake"
+
+
+class JobStatus(str, Enum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class TokenBody(BaseModel):
+    token: str
+
+
+def api_error(status: int, code: str, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail={"code": code, "message": message})
+
+
+def _iso(dt) -> str | None:
+    return dt.isoformat(timespec="seconds") + "Z" if dt else None
+
+
+def summary(row: AnalysisRow) -> dict[str, Any]:
+    """The public view of one analysis row (status, verdict, links, evidence files)."""
+    base = f"/api/analyses/{row.id}"
+    arte = row.artefacts or {}
+    reports = [fmt for fmt, ok in (arte.get("reports") or {}).items() if ok]
+    finished = row.status in ("done", "failed") and row.analysis_status is not None
+    links = {"self": base, "page": f"/analyses/{row.id}"}
+    if finished:
+        links["result"] = f"{base}/result"
+        links["json"] = f"{base}/report.json"
+        for fmt in reports:
+            links[fmt] = f"{base}/report.{fmt}"
+    gallery = [
+        {**g, "crop_url": f"{base}/gallery/{g['rank']}/crop", "frame_url": f"{base}/gallery/{g['rank']}/frame"}
+        for g in arte.get("gallery") or []
+    ]
+    return {
+        "id": row.id,
+        "name": row.name,
+        "status": row.status,
+        "stage": row.stage,
+        "stage_text": STAGE_TEXT.get(row.stage if row.status != "queued" else None, row.stage or ""),
+        "progress": row.progress,
+        "error": {"code": row.error_code, "message": row.error_message} if row.error_code else None,
+        "analysis_status": row.analysis_status,
+        "verdict": row.verdict,
+        "fake_probability": row.fake_probability,
+        "narrative_engine": row.narrative_engine,
+        "kind": row.kind,
+        "size_bytes": row.size_bytes,
+        "sha256": row.sha256,
+        "attempts": row.attempts,
+        "batch_id": row.batch_id,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "links": links,
+        "artefacts": {
+            "frames": arte.get("frames") or [],
+            "gallery": gallery,
+            "reports": reports,
+            "problems": arte.get("problems") or [],
+        },
+    }
+
+
+def _row_or_404(request: Request, analysis_id: str) -> AnalysisRow:
+    row = request.app.state.store.get(analysis_id) if ID_RE.match(analysis_id) else None
+    if row is None:
+        raise api_error(404, "not_found", "There is no analysis with this id (it may have been deleted).")
+    return row
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+# ------------------------------------------------------------------ submission
+
+
+def _submit_one(app, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> tuple[int, dict]:
+    """Store, sniff and queue one received file: ``(http status, body)``."""
+    s, store = app.state.settings, app.state.store
+    if f.size == 0:
+        f.temp_path.unlink(missing_ok=True)
+        return 400, {"error": {"code": "empty", "message": f"{f.name} is empty (0 bytes); nothing to analyse."}}
+    key = app.state.settings_key
+    stored = store_upload(f, s.data_dir)
+    if not rerun:
+        existing = store.find_reusable(f.sha256, key)
+        if existing is not None:
+            return 200, {**summary(existing), "reused": True}
+    probe = probe_upload(app.state.probes, s.data_dir, stored, f.name, s.max_upload_bytes)
+    if not probe.ok:
+        if store.count_sha_refs(f.sha256) == 0:
+            (s.data_dir / stored).unlink(missing_ok=True)
+        log.info("rejected upload %s: %s", f.name, probe.error_code)
+        return probe_status(probe), {"error": {"code": probe.error_code, "message": probe.message}}
+    with _dedup_lock:  # two identical uploads at once make one job
+        if not rerun:
+            existing = store.find_reusable(f.sha256, key)
+            if existing is not None:
+                return 200, {**summary(existing), "reused": True}
+        row = store.create(
+            sha256=f.sha256, name=f.name, stored_path=stored, kind=probe.info.get("kind"), size_bytes=f.size,
+            settings_key=key, options=s.analysis_options(), narrator=s.narrator, batch_id=batch_id,
+        )
+    app.state.jobs.notify()
+    log.info("queued %s (%s, %d bytes) as %s", f.name, probe.info.get("kind"), f.size, row.id)
+    return 202, {**summary(row), "reused": False}
+
+
+async def _receive(request: Request, max_files: int | None = None):
+    s = request.app.state.settings
+    try:
+        return await receive_multipart(request, s.tmp_dir, max_file_bytes=s.max_upload_bytes,
+                                       max_files=max_files or s.max_files_per_request)
+    except UploadProblem as exc:
+        raise api_error(exc.status, exc.code, exc.message) from None
+
+
+@router.post("/analyses", summary="Submit one video or image", status_code=202,
+             openapi_extra=UPLOAD_BODY, responses={202: {"description": "Queued: poll the analysis"},
+                                                    200: {"description": "Same file analysed before: that analysis"}, **ERROR_RESPONSES},
+             dependencies=[Depends(require_token)])
+async def submit(request: Request) -> JSONResponse:
+    """Upload one file (field `file`). 202 with the queued analysis, or 200 with an earlier
+    analysis of the identical file unless `rerun=true`. Poll `GET /api/analyses/{id}`."""
+    form = await _receive(request, max_files=1)
+    if not form.files:
+        raise api_error(400, "no_file", "No file was sent: use the form field 'file'.")
+    try:
+        status, body = await run_in_threadpool(_submit_one, request.app, form.files[0],
+                                               rerun=_truthy(form.fields.get("rerun")), batch_id=None)
+    finally:
+        form.discard()
+    return JSONResponse(body, status_code=status)
+
+
+@router.post("/batches", summary="Submit several files at once", status_code=202,
+             openapi_extra=BATCH_BODY, responses=ERROR_RESPONSES, dependencies=[Depends(require_token)])
+async def submit_batch(request: Request) -> JSONResponse:
+    """Upload several files (repeat the field `files`). Each item says whether it was queued
+    (202), reused (200) or rejected (4xx with the reason); one bad file does not stop the others."""
+    from .store import new_id
+
+    form = await _receive(request)
+    if not form.files:
+        raise api_error(400, "no_file", "No files were sent: use the form field 'files'.")
+    batch_id = new_id()
+    items = []
+    try:
+        rerun = _truthy(form.fields.get("rerun"))
+        for f in form.files:
+            status, body = await run_in_threadpool(_submit_one, request.app, f, rerun=rerun, batch_id=batch_id)
+            item = {"name": f.name, "status_code": status, "ok": status < 400}
+            item.update({"error": body["error"]} if status >= 400 else {"analysis": body})
+            items.append(item)
+    finally:
+        form.discard()
+    accepted = sum(1 for i in items if i["ok"])
+    return JSONResponse({"batch_id": batch_id, "accepted": accepted, "rejected": len(items) - accepted, "items": items},
+                        status_code=202 if accepted else 422)
+
+
+# ------------------------------------------------------------------------ read
+
+
+@router.get("/analyses", summary="List and search past analyses", dependencies=[Depends(require_token)])
+def list_analyses(
+    request: Request,
+    q: str | None = Query(None, max_length=200, description="Part of the file name, or an id / sha256 prefix"),
+    verdict: Verdict | None = None,
+    status: JobStatus | None = None,
+    batch: str | None = Query(None, pattern="^[0-9a-f]{32}$"),
+    limit: int = Query(50, ge=1, le=200),
+    offset: int = Query(0, ge=0),
+) -> dict:
+    rows, total = request.app.state.store.list(
+        q=q.strip() if q else None, verdict=verdict.value if verdict else None,
+        status=status.value if status else None, batch_id=batch, limit=limit, offset=offset,
+    )
+    return {"items": [summary(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/analyses/{analysis_id}", summary="Status and progress of one analysis", dependencies=[Depends(require_token)])
+def get_analysis(request: Request, analysis_id: str) -> dict:
+    return summary(_row_or_404(request, analysis_id))
+
+
+def _result_or_409(request: Request, row: AnalysisRow) -> dict:
+    if row.status in ("queued", "running"):
+        raise api_error(409, "not_ready", "The analysis is not finished yet; poll its status and try again.")
+    doc = request.app.state.store.get_result(row.id)
+    if doc is None:
+        raise api_error(409, row.error_code or "failed", row.error_message or "The analysis failed.")
+    return doc
+
+
+@router.get("/analyses/{analysis_id}/result", summary="The analysis JSON (schema 1.1)",
+            dependencies=[Depends(require_token)])
+def get_result(request: Request, analysis_id: str) -> JSONResponse:
+    """The document described by `schemas/analysis.schema.json`: verdict, per-frame scores, evidence, narrative."""
+    row = _row_or_404(request, analysis_id)
+    return JSONResponse(_result_or_409(request, row))
+
+
+def _download_name(row: AnalysisRow, fmt: str) -> str:
+    stem = Path(row.name).stem or "analysis"
+    stem = re.sub(r"[^A-Za-z0-9._ -]+", "_", stem)[:80] or "analysis"
+    return f"{stem}-seethrough.{fmt}"
+
+
+@router.get("/analyses/{analysis_id}/report.{fmt}", summary="Download the report (PDF, HTML or JSON)",
+            dependencies=[Depends(require_token)])
+def get_report(request: Request, analysis_id: str, fmt: ReportFormat) -> Response:
+    row = _row_or_404(request, analysis_id)
+    name = _download_name(row, fmt.value)
+    if fmt is ReportFormat.json:
+        doc = _result_or_409(request, row)
+        return JSONResponse(doc, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    _result_or_409(request, row)
+    path = request.app.state.jobs.result_dir(row.id) / f"report.{fmt.value}"
+    if not (row.artefacts or {}).get("reports", {}).get(fmt.value) or not path.is_file():
+        raise api_error(404, "no_report", f"No {fmt.value.upper()} report is available for this analysis.")
+    media = "application/pdf" if fmt is ReportFormat.pdf else "text/html; charset=utf-8"
+    return FileResponse(path, media_type=media, filename=name,
+                        headers={"Content-Security-Policy": "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"})
+
+
+@router.get("/analyses/{analysis_id}/gallery/{rank}/{kind}", summary="A Grad-CAM evidence image (PNG)",
+            dependencies=[Depends(require_token)], response_class=FileResponse)
+def get_gallery_image(request: Request, analysis_id: str, rank: int, kind: EvidenceKind) -> FileResponse:
+    """`crop`: heatmap over the face crop; `frame`: heatmap warped back onto the whole frame, face box drawn."""
+    row = _row_or_404(request, analysis_id)
+    ranks = {g["rank"] for g in (row.artefacts or {}).get("gallery") or []}
+    path = request.app.state.jobs.result_dir(row.id) / "gallery" / f"{int(rank)}-{kind.value}.png"
+    if rank not in ranks or not path.is_file():
+        raise api_error(404, "not_found", "This analysis has no such evidence image.")
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/analyses/{analysis_id}/frames/{index}", summary="One sampled frame (JPEG)",
+            dependencies=[Depends(require_token)], response_class=FileResponse)
+def get_frame(request: Request, analysis_id: str, index: int) -> FileResponse:
+    row = _row_or_404(request, analysis_id)
+    frames = set((row.artefacts or {}).get("frames") or [])
+    path = request.app.state.jobs.result_dir(row.id) / "frames" / f"{int(index)}.jpg"
+    if index not in frames or not path.is_file():
+        raise api_error(404, "not_found", "This frame was not sampled by the analysis.")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
+
+
+# ---------------------------------------------------------------------- delete
+
+
+@router.delete("/analyses/{analysis_id}", summary="Delete an analysis, its results and (if unused) its upload",
+               status_code=204, dependencies=[Depends(require_token)])
+def delete_analysis(request: Request, analysis_id: str) -> Response:
+    app = request.app
+    row = _row_or_404(request, analysis_id)
+    app.state.store.delete(row.id)
+    app.state.jobs.remove_results(row.id)
+    if app.state.store.count_sha_refs(row.sha256) == 0:
+        path = (app.state.settings.data_dir / row.stored_path)
+        path.unlink(missing_ok=True)
+    log.info("deleted analysis %s (%s)", row.id, row.name)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- health, auth
+
+
+@router.get("/health", summary="Is the server up, are workers ready", tags=["service"])
+def health(request: Request) -> dict:
+    app = request.app
+    try:
+        app.state.store.ping()
+        db = "ok"
+    except Exception as exc:  # noqa: BLE001
+        log.warning("database ping failed: %s", exc)
+        db = "unavailable"
+    workers = app.state.jobs.health()
+    ok = db == "ok" and not workers["errors"]
+    return {
+        "status": "ok" if ok else "degraded",
+        "version": __version__,
+        "database": db,
+        "workers": workers,
+        "queue": app.state.store.counts() if db == "ok" else None,
+        "max_upload_bytes": app.state.settings.max_upload_bytes,
+        "token_required": bool(app.state.settings.token),
+    }
+
+
+@router.post("/session", summary="Exchange the API token for a browser cookie", tags=["service"])
+def open_session(request: Request, body: TokenBody) -> JSONResponse:
+    s = request.app.state.settings
+    if not token_ok(s, body.token):
+        raise api_error(401, "unauthorized", "That token is not right.")
+    resp = JSONResponse({"ok": True})
+    if s.token:
+        resp.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return resp
+
+
+@router.delete("/session", summary="Forget the browser cookie", tags=["service"], status_code=204)
+def close_session() -> Response:
+    resp = Response(status_code=204)
+    resp.delete_cookie(COOKIE)
+    return resp

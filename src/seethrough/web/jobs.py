@@ -1,0 +1,267 @@
+"""The job queue: the database is the queue, worker processes do the analysis.
+
+Each of ``settings.workers`` supervisor threads owns one worker process
+(:func:`seethrough.web.worker.worker_main`, spawned, model loaded once). A supervisor
+claims the oldest queued row, hands it to its worker, records progress, enforces the
+per-job wall-time limit and stores the outcome. A worker that dies (segfault, out of
+memory) or overruns fails only its job, with a plain reason, and is replaced.
+
+On start, rows left ``running`` by a previous server are re-queued once (a second
+interruption fails them); queued rows simply resume. On a graceful stop, running jobs
+go back to the queue without counting the attempt.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..log import get_logger
+from .isolation import Child, ChildDied, ChildTimeout, current_rss_mb, death_reason
+from .settings import WebSettings
+from .store import AnalysisRow, Store
+from .worker import worker_main
+
+log = get_logger(__name__)
+
+PROGRESS_WRITE_INTERVAL_S = 0.2
+
+
+class _Stopping(Exception):
+    pass
+
+
+class Supervisor(threading.Thread):
+    """One worker process and the loop that feeds it jobs."""
+
+    def __init__(self, manager: JobManager, slot: int):
+        super().__init__(name=f"seethrough-supervisor-{slot}", daemon=True)
+        self.manager, self.slot = manager, slot
+        self.child: Child | None = None
+        self.ready = False
+        self.model_info: dict | None = None
+        self.start_error: str | None = None
+        self.current_job: str | None = None
+        self.jobs_done = 0
+        self.restarts = 0
+
+    # ------------------------------------------------------------ worker life
+
+    def _spec(self) -> dict[str, Any]:
+        s = self.manager.settings
+        return {
+            "model": str(s.model) if s.model else None,
+            "memory_limit_mb": s.memory_limit_mb,
+            "runner": s.job_runner,
+            "threads": max(1, (os.cpu_count() or 1) // s.workers),
+            "log_level": None,
+        }
+
+    def _ensure_worker(self) -> bool:
+        """Start the worker if needed and wait for its model; False (with start_error) on failure."""
+        if self.child is not None and self.child.alive and self.ready:
+            return True
+        self._drop_worker()
+        self.child = Child(worker_main, (self._spec(),), name=f"seethrough-worker-{self.slot}")
+        try:
+            self.child.start()
+        except Exception as exc:  # noqa: BLE001 - e.g. no process can be spawned
+            log.exception("worker %d could not be spawned", self.slot)
+            self.start_error = f"The analysis worker could not be started ({type(exc).__name__})."
+            self.child = None
+            return False
+        deadline = time.monotonic() + self.manager.settings.worker_start_timeout_s
+        while True:
+            if self.manager.stopping.is_set():
+                raise _Stopping()
+            try:
+                msg = self.child.recv(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            except ChildTimeout:
+                if time.monotonic() < deadline:
+                    continue
+                self.start_error = "The analysis worker did not start in time."
+                self._drop_worker()
+                return False
+            except ChildDied as exc:
+                self.start_error = f"The analysis worker stopped while starting (exit code {exc.exitcode})."
+                self._drop_worker()
+                return False
+            if msg[0] == "ready":
+                self.ready, self.model_info, self.start_error = True, msg[1], None
+                log.info("worker %d ready (pid %s, model %s)", self.slot, self.child.pid, msg[1].get("name"))
+                return True
+            if msg[0] == "fatal":
+                self.start_error = msg[1]
+                self._drop_worker()
+                return False
+
+    def _drop_worker(self) -> None:
+        if self.child is not None:
+            self.child.kill()
+        self.child, self.ready = None, False
+
+    # ------------------------------------------------------------------ loop
+
+    def run(self) -> None:
+        m = self.manager
+        try:
+            self._ensure_worker()  # load the model before the first job arrives
+            while not m.stopping.is_set():
+                row = m.store.claim_next()
+                if row is None:
+                    m.wait_for_work(1.0)
+                    continue
+                self.current_job = row.id
+                try:
+                    self._run_one(row)
+                finally:
+                    self.current_job = None
+        except _Stopping:
+            pass
+        except Exception:  # noqa: BLE001 - a supervisor must never die silently
+            log.exception("supervisor %d stopped on an unexpected error", self.slot)
+        finally:
+            if self.child is not None:
+                self.child.stop()
+            self.child, self.ready = None, False
+
+    def _run_one(self, row: AnalysisRow) -> None:
+        m, s = self.manager, self.manager.settings
+        timeout = float(s.job_timeout_s)
+        last_write, last_stage = 0.0, None
+        try:
+            if not self._ensure_worker() and not self._ensure_worker():
+                m.store.fail(row.id, "worker_unavailable", self.start_error or "The analysis worker could not start.")
+                return
+            self.child.send(("job", m.job_spec(row)))
+            deadline = time.monotonic() + timeout
+            while True:
+                if m.stopping.is_set():
+                    raise _Stopping()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ChildTimeout()
+                try:
+                    msg = self.child.recv(timeout=min(remaining, 0.5))
+                except ChildTimeout:
+                    if time.monotonic() >= deadline:
+                        raise
+                    continue
+                kind = msg[0]
+                if kind == "progress":
+                    _, _, stage, frac = msg
+                    now = time.monotonic()
+                    if stage != last_stage or now - last_write >= PROGRESS_WRITE_INTERVAL_S:
+                        m.store.set_progress(row.id, stage, frac)
+                        last_write, last_stage = now, stage
+                elif kind == "done":
+                    self._store_outcome(row, msg[2])
+                    return
+                elif kind == "failed":
+                    _, _, code, message = msg
+                    m.store.fail(row.id, code, message)
+                    m.remove_results(row.id)
+                    return
+        except ChildTimeout:
+            log.warning("job %s exceeded %.0f s; killing worker %d", row.id, timeout, self.slot)
+            self._drop_worker()
+            self.restarts += 1
+            m.store.fail(row.id, "timeout", f"The file took longer than {timeout:g} s to analyse, so the analysis was stopped.")
+            m.remove_results(row.id)
+        except ChildDied as exc:
+            code, message = death_reason(exc.exitcode, s.memory_limit_mb)
+            log.warning("worker %d died on job %s (exit code %s)", self.slot, row.id, exc.exitcode)
+            self._drop_worker()
+            self.restarts += 1
+            m.store.fail(row.id, code, message)
+            m.remove_results(row.id)
+        except _Stopping:
+            self._drop_worker()
+            m.store.requeue([row.id], undo_attempt=True)
+            raise
+
+    def _store_outcome(self, row: AnalysisRow, outcome: dict) -> None:
+        m = self.manager
+        stored = m.store.finish(
+            row.id,
+            status=outcome["status"],
+            result=outcome.get("result"),
+            artefacts=outcome.get("artefacts"),
+            error_code=outcome.get("error_code"),
+            error_message=outcome.get("error_message"),
+        )
+        self.jobs_done += 1
+        if not stored:  # deleted while it ran
+            m.remove_results(row.id)
+        log.info("job %s %s (%s)", row.id, outcome["status"], (outcome.get("result") or {}).get("verdict"))
+
+
+class JobManager:
+    """Owns the supervisors; the web app calls :meth:`start`, :meth:`notify` and :meth:`stop`."""
+
+    def __init__(self, settings: WebSettings, store: Store):
+        self.settings, self.store = settings, store
+        self.stopping = threading.Event()
+        self._work = threading.Condition()
+        self.supervisors: list[Supervisor] = []
+        self.recovered: tuple[list[str], list[str]] = ([], [])
+
+    def start(self) -> None:
+        self.recovered = self.store.recover()
+        requeued, failed = self.recovered
+        if requeued or failed:
+            log.info("restart: %d interrupted job(s) re-queued, %d failed (interrupted twice)", len(requeued), len(failed))
+        for rid in failed:
+            self.remove_results(rid)
+        self.supervisors = [Supervisor(self, i) for i in range(self.settings.workers)]
+        for sup in self.supervisors:
+            sup.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.stopping.set()
+        self.notify()
+        for sup in self.supervisors:
+            sup.join(timeout)
+
+    def notify(self) -> None:
+        with self._work:
+            self._work.notify_all()
+
+    def wait_for_work(self, timeout: float) -> None:
+        with self._work:
+            self._work.wait(timeout)
+
+    def job_spec(self, row: AnalysisRow) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "id": row.id,
+            "name": Path(row.name).name or "upload",
+            "upload_path": str((s.data_dir / row.stored_path).resolve()),
+            "options": row.options,
+            "result_dir": str(self.result_dir(row.id)),
+            "work_dir": str((s.work_dir / row.id).resolve()),
+        }
+
+    def result_dir(self, analysis_id: str) -> Path:
+        return (self.settings.results_dir / analysis_id).resolve()
+
+    def remove_results(self, analysis_id: str) -> None:
+        shutil.rmtree(self.result_dir(analysis_id), ignore_errors=True)
+
+    def health(self) -> dict[str, Any]:
+        sups = self.supervisors
+        info = next((s.model_info for s in sups if s.model_info), None)
+        errors = sorted({s.start_error for s in sups if s.start_error})
+        return {
+            "configured": self.settings.workers,
+            "ready": sum(1 for s in sups if s.ready),
+            "busy": sum(1 for s in sups if s.current_job),
+            "restarts": sum(s.restarts for s in sups),
+            "errors": errors,
+            "rss_mb": [round(current_rss_mb(s.child.pid) or 0) if s.child and s.child.alive else None for s in sups],
+            "model": info,
+        }

@@ -1,0 +1,283 @@
+"""The analyses table (SQLAlchemy 2): one row per submitted file and its job.
+
+SQLite by default (WAL mode, so readers never wait on the worker's writes);
+any SQLAlchemy URL works, PostgreSQL included. Rows are returned detached, so
+callers can read them after the session is gone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, create_engine, event, func, or_, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, sessionmaker
+
+from ..log import get_logger
+
+log = get_logger(__name__)
+
+STATUSES = ("queued", "running", "done", "failed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AnalysisRow(Base):
+    """One submitted file and its analysis job."""
+
+    __tablename__ = "analyses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))  # sanitised original name, display only
+    stored_path: Mapped[str] = mapped_column(String(255))  # relative to the data folder, server-made
+    kind: Mapped[str | None] = mapped_column(String(8), nullable=True)  # image | video
+    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    settings_key: Mapped[str] = mapped_column(String(64))
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    narrator: Mapped[str] = mapped_column(String(64), default="template")
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    stage: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    analysis_status: Mapped[str | None] = mapped_column(String(10), nullable=True)  # ok | no_face | error
+    verdict: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    fake_probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    narrative_engine: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    result: Mapped[dict | None] = deferred(mapped_column(JSON, nullable=True))
+    artefacts: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    batch_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    __table_args__ = (
+        Index("ix_analyses_dedup", "sha256", "settings_key"),
+        Index("ix_analyses_status_created", "status", "created_at"),
+        Index("ix_analyses_created", "created_at"),
+        Index("ix_analyses_verdict", "verdict"),
+        Index("ix_analyses_name", "name"),
+        Index("ix_analyses_batch", "batch_id"),
+    )
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+class Store:
+    """Typed access to the analyses table."""
+
+    def __init__(self, url: str):
+        self.url = url
+        sqlite = url.startswith("sqlite")
+        self.engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10} if sqlite else {},
+            pool_pre_ping=not sqlite,
+        )
+        if sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+        return True
+
+    # ---------------------------------------------------------------- create
+
+    def create(self, **fields: Any) -> AnalysisRow:
+        row = AnalysisRow(id=new_id(), status="queued", progress=0.0, attempts=0, **fields)
+        now = utcnow()
+        row.created_at = row.updated_at = now
+        with self._session.begin() as s:
+            s.add(row)
+        return row
+
+    def find_reusable(self, sha256: str, settings_key: str) -> AnalysisRow | None:
+        """The newest finished, queued or running analysis of the same content and settings."""
+        with self._session() as s:
+            return s.scalars(
+                select(AnalysisRow)
+                .where(
+                    AnalysisRow.sha256 == sha256,
+                    AnalysisRow.settings_key == settings_key,
+                    AnalysisRow.status.in_(("queued", "running", "done")),
+                )
+                .order_by(AnalysisRow.created_at.desc())
+                .limit(1)
+            ).first()
+
+    # ------------------------------------------------------------------ read
+
+    def get(self, analysis_id: str) -> AnalysisRow | None:
+        with self._session() as s:
+            return s.get(AnalysisRow, analysis_id)
+
+    def get_result(self, analysis_id: str) -> dict | None:
+        with self._session() as s:
+            return s.scalar(select(AnalysisRow.result).where(AnalysisRow.id == analysis_id))
+
+    def list(
+        self,
+        *,
+        q: str | None = None,
+        verdict: str | None = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[AnalysisRow], int]:
+        """Newest first; ``q`` matches the file name (case-insensitive) or an id / sha256 prefix."""
+        conds = []
+        if q:
+            esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(
+                or_(
+                    AnalysisRow.name.ilike(f"%{esc}%", escape="\\"),
+                    AnalysisRow.id.like(f"{esc.lower()}%", escape="\\"),
+                    AnalysisRow.sha256.like(f"{esc.lower()}%", escape="\\"),
+                )
+            )
+        if verdict:
+            conds.append(AnalysisRow.verdict == verdict)
+        if status:
+            conds.append(AnalysisRow.status == status)
+        if batch_id:
+            conds.append(AnalysisRow.batch_id == batch_id)
+        with self._session() as s:
+            total = s.scalar(select(func.count()).select_from(AnalysisRow).where(*conds)) or 0
+            rows = s.scalars(
+                select(AnalysisRow).where(*conds).order_by(AnalysisRow.created_at.desc(), AnalysisRow.id)
+                .limit(limit).offset(offset)
+            ).all()
+        return list(rows), int(total)
+
+    def counts(self) -> dict[str, int]:
+        with self._session() as s:
+            pairs = s.execute(select(AnalysisRow.status, func.count()).group_by(AnalysisRow.status)).all()
+        out = {k: 0 for k in STATUSES}
+        out.update({k: int(n) for k, n in pairs})
+        return out
+
+    def count_sha_refs(self, sha256: str) -> int:
+        with self._session() as s:
+            return int(s.scalar(select(func.count()).select_from(AnalysisRow).where(AnalysisRow.sha256 == sha256)) or 0)
+
+    # ------------------------------------------------------------- job state
+
+    def claim_next(self) -> AnalysisRow | None:
+        """Atomically move the oldest queued row to running; ``None`` when the queue is empty."""
+        for _ in range(5):
+            with self._session.begin() as s:
+                candidate = s.scalar(
+                    select(AnalysisRow.id).where(AnalysisRow.status == "queued")
+                    .order_by(AnalysisRow.created_at, AnalysisRow.id).limit(1)
+                )
+                if candidate is None:
+                    return None
+                now = utcnow()
+                claimed = s.execute(
+                    update(AnalysisRow)
+                    .where(AnalysisRow.id == candidate, AnalysisRow.status == "queued")
+                    .values(status="running", stage="starting", progress=0.0, attempts=AnalysisRow.attempts + 1,
+                            started_at=now, updated_at=now, error_code=None, error_message=None)
+                ).rowcount
+            if claimed == 1:
+                return self.get(candidate)
+        return None
+
+    def set_progress(self, analysis_id: str, stage: str, progress: float) -> None:
+        with self._session.begin() as s:
+            s.execute(
+                update(AnalysisRow).where(AnalysisRow.id == analysis_id, AnalysisRow.status == "running")
+                .values(stage=stage, progress=round(float(progress), 4), updated_at=utcnow())
+            )
+
+    def finish(self, analysis_id: str, *, status: str, result: dict | None, artefacts: dict | None,
+               error_code: str | None = None, error_message: str | None = None) -> bool:
+        """Store a finished job; False when the row was deleted meanwhile."""
+        now = utcnow()
+        values: dict[str, Any] = dict(
+            status=status, stage="done" if status == "done" else "failed", progress=1.0,
+            result=result, artefacts=artefacts, error_code=error_code, error_message=error_message,
+            updated_at=now, finished_at=now,
+        )
+        if result:
+            values.update(
+                analysis_status=result.get("status"),
+                verdict=result.get("verdict"),
+                fake_probability=result.get("fake_probability"),
+                narrative_engine=(result.get("narrative") or {}).get("engine"),
+                kind=(result.get("media") or {}).get("kind"),
+            )
+        with self._session.begin() as s:
+            return s.execute(update(AnalysisRow).where(AnalysisRow.id == analysis_id).values(**values)).rowcount == 1
+
+    def fail(self, analysis_id: str, code: str, message: str) -> bool:
+        return self.finish(analysis_id, status="failed", result=None, artefacts=None, error_code=code, error_message=message)
+
+    def requeue(self, ids: Iterable[str], *, undo_attempt: bool) -> None:
+        """Put running rows back in the queue (a graceful stop is not the file's fault)."""
+        ids = list(ids)
+        if not ids:
+            return
+        values: dict[str, Any] = dict(status="queued", stage=None, progress=0.0, updated_at=utcnow())
+        if undo_attempt:
+            values["attempts"] = func.max(AnalysisRow.attempts - 1, 0) if self.url.startswith("sqlite") else func.greatest(AnalysisRow.attempts - 1, 0)
+        with self._session.begin() as s:
+            s.execute(update(AnalysisRow).where(AnalysisRow.id.in_(ids), AnalysisRow.status == "running").values(**values))
+
+    def recover(self, max_attempts: int = 2) -> tuple[list[str], list[str]]:
+        """After a restart: rows left running are re-queued once; a second interruption fails them.
+
+        Returns ``(requeued ids, failed ids)``. Queued rows need nothing: they simply resume.
+        """
+        requeued, failed = [], []
+        with self._session.begin() as s:
+            for row in s.scalars(select(AnalysisRow).where(AnalysisRow.status == "running")):
+                now = utcnow()
+                row.updated_at = now
+                if row.attempts >= max_attempts:
+                    row.status, row.stage, row.finished_at = "failed", "failed", now
+                    row.error_code = "interrupted"
+                    row.error_message = (
+                        "The server stopped twice while analysing this file (interrupted twice), "
+                        "so it was not tried again. Submit it again to retry."
+                    )
+                    failed.append(row.id)
+                else:
+                    row.status, row.stage, row.progress = "queued", None, 0.0
+                    requeued.append(row.id)
+        return requeued, failed
+
+    def delete(self, analysis_id: str) -> AnalysisRow | None:
+        with self._session.begin() as s:
+            row = s.get(AnalysisRow, analysis_id)
+            if row is None:
+                return None
+            s.delete(row)
+        return row

@@ -1,0 +1,270 @@
+"""The analysis worker process: load the model once, then analyse one job at a time.
+
+Protocol over the pipe (parent -> child): ``("job", spec)`` or ``("stop",)``.
+Child -> parent: ``("ready", model_info)`` or ``("fatal", message)`` once at start, then per
+job any number of ``("progress", job_id, stage, fraction)`` and one ``("done", job_id,
+outcome)`` or ``("failed", job_id, code, message)``.
+
+:func:`run_job` is the default job runner: it calls :func:`seethrough.analysis.analyze`
+(the one flow) and writes the result's files into the job's result folder:
+``result.json``, ``frames/<index>.jpg`` (the sampled frames, for the timeline viewer),
+``gallery/<rank>-crop.png`` and ``gallery/<rank>-frame.png`` (Grad-CAM evidence), and
+``report.html`` / ``report.pdf``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from ..log import get_logger, setup_logging
+from .isolation import apply_limits
+
+log = get_logger(__name__)
+
+Progress = Callable[[str, float], None]
+
+#: Share of the progress bar taken by analyze(); the rest is writing the result files.
+ANALYSIS_SHARE = 0.85
+FRAME_MAX_SIDE = 640
+OVERLAY_MAX_SIDE = 960
+
+_OOM_MARKERS = ("can't allocate memory", "cannot allocate memory", "bad_alloc", "out of memory")
+
+
+class _LastException(logging.Handler):
+    """Remembers the last exception logged (analyze() logs unexpected ones before returning)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.exc: BaseException | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.exc = record.exc_info[1]
+
+
+_last_exc = _LastException()
+
+
+def is_memory_error(exc: BaseException | None) -> bool:
+    if exc is None:
+        return False
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return any(m in text for m in _OOM_MARKERS)
+
+
+def load_runner(dotted: str) -> Callable:
+    module, _, attr = dotted.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def worker_main(conn, spec: dict) -> None:
+    """Entry point of a worker process (spawned by :mod:`seethrough.web.jobs`)."""
+    apply_limits(int(spec.get("memory_limit_mb") or 0))
+    setup_logging(spec.get("log_level"))
+    logging.getLogger("seethrough").addHandler(_last_exc)
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, int(spec.get("threads") or 1)))
+        from ..inference import get_predictor
+
+        predictor = get_predictor(spec.get("model"))
+        runner = load_runner(spec["runner"])
+    except Exception as exc:  # noqa: BLE001 - reported to the parent in words
+        log.exception("worker could not start")
+        conn.send(("fatal", f"The analysis worker could not start: {exc}"))
+        return
+    conn.send(("ready", predictor.info))
+    memory_limit_mb = int(spec.get("memory_limit_mb") or 0)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] == "stop":
+            return
+        job = msg[1]
+        job_id = job["id"]
+
+        def progress(stage: str, fraction: float, _id: str = job_id) -> None:
+            conn.send(("progress", _id, stage, float(fraction)))
+
+        _last_exc.exc = None
+        try:
+            outcome = runner(job, predictor, progress)
+        except MemoryError:
+            _cleanup_partial(job)
+            conn.send(("failed", job_id, "out_of_memory", _oom_message(memory_limit_mb)))
+            continue
+        except Exception as exc:  # noqa: BLE001
+            log.exception("job %s failed", job_id)
+            _cleanup_partial(job)
+            if is_memory_error(exc):
+                conn.send(("failed", job_id, "out_of_memory", _oom_message(memory_limit_mb)))
+            else:
+                conn.send(("failed", job_id, "internal",
+                           "The analysis failed unexpectedly; the details are in the server log."))
+            continue
+        if outcome.get("error_code") == "internal" and is_memory_error(_last_exc.exc):
+            outcome.update(status="failed", error_code="out_of_memory", error_message=_oom_message(memory_limit_mb))
+        conn.send(("done", job_id, outcome))
+
+
+def _oom_message(limit_mb: int) -> str:
+    return f"The analysis ran out of memory (limit {limit_mb} MB) and was stopped." if limit_mb else \
+        "The analysis ran out of memory and was stopped."
+
+
+def _cleanup_partial(job: dict) -> None:
+    shutil.rmtree(job["result_dir"], ignore_errors=True)
+    shutil.rmtree(job["work_dir"], ignore_errors=True)
+
+
+# ----------------------------------------------------------------- the runner
+
+
+def analyze_options(values: dict) -> Any:
+    """AnalyzeOptions from the job's option dict (fields this version does not know are dropped)."""
+    from ..analysis import AnalyzeOptions
+
+    known = {f.name for f in dataclasses.fields(AnalyzeOptions)}
+    return AnalyzeOptions(**{k: v for k, v in values.items() if k in known})
+
+
+def run_job(job: dict, predictor, progress: Progress) -> dict:
+    """Analyse one upload and write its result files; returns the outcome for the parent.
+
+    ``job``: id, upload_path, name (sanitised display name), options, result_dir, work_dir.
+    """
+    from ..analysis import analyze
+
+    out, work = Path(job["result_dir"]), Path(job["work_dir"])
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    out.mkdir(parents=True)
+    work.mkdir(parents=True)
+    # The analysis sees the user's file name (messages say "clip.mp4 is truncated"),
+    # through a link to the content-addressed upload.
+    link = work / job["name"]
+    os.symlink(os.path.abspath(job["upload_path"]), link)
+    try:
+        opts = analyze_options(job["options"])
+        a = analyze(link, predictor=predictor, options=opts,
+                    progress=lambda stage, f: progress(stage, ANALYSIS_SHARE * float(f)))
+        _hide_server_paths(a, link)
+        artefacts: dict[str, Any] = {"frames": [], "gallery": [], "reports": {}, "problems": []}
+        if a.status in ("ok", "no_face"):
+            progress("frames", 0.87)
+            _save_frames(link, a, opts, out, artefacts)
+            gallery = []
+            if a.status == "ok":
+                progress("gallery", 0.9)
+                gallery = _save_gallery(a, out, artefacts)
+            _save_reports(a, out, artefacts, gallery, progress)
+        text = json.dumps(a.to_dict())
+        # Belt and braces: no server path anywhere in the stored document.
+        text = text.replace(json.dumps(str(work))[1:-1] + "/", "").replace(json.dumps(str(work))[1:-1], "")
+        doc = json.loads(text)
+        (out / "result.json").write_text(text)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    progress("done", 1.0)
+    failed = a.status == "error"
+    return {
+        "status": "failed" if failed else "done",
+        "result": doc,
+        "artefacts": artefacts,
+        "error_code": a.error_code if failed else None,
+        "error_message": a.message if failed else None,
+    }
+
+
+def _hide_server_paths(a, link: Path) -> None:
+    """The result names the user's file, never where the server keeps it."""
+    a.file["path"] = a.file.get("name") or link.name
+    if isinstance(a.media, dict) and "path" in a.media:
+        a.media["path"] = link.name
+
+
+def _save_frames(path: Path, a, opts, out: Path, artefacts: dict) -> None:
+    """The sampled frames as JPEGs, so the timeline can show any of them."""
+    from PIL import Image
+
+    from ..media import sample_frames
+
+    wanted = {f.index for f in a.frames}
+    try:
+        frames = sample_frames(path, n=opts.frames, mode=opts.sampling, max_side=FRAME_MAX_SIDE)
+    except Exception as exc:  # noqa: BLE001 - the verdict stands without thumbnails
+        log.warning("frames for the viewer could not be decoded: %s", exc)
+        artefacts["problems"].append("The frame viewer is unavailable: the frames could not be decoded again.")
+        return
+    (out / "frames").mkdir(exist_ok=True)
+    for fr in frames:
+        if fr.index in wanted:
+            Image.fromarray(fr.image).save(out / "frames" / f"{fr.index}.jpg", quality=85)
+            artefacts["frames"].append(int(fr.index))
+
+
+def _fit(img, max_side: int):
+    import cv2
+
+    h, w = img.shape[:2]
+    if max(h, w) <= max_side:
+        return img
+    s = max_side / max(h, w)
+    return cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+def _save_gallery(a, out: Path, artefacts: dict) -> list:
+    """Grad-CAM evidence per key frame: the face crop overlay and the whole-frame overlay."""
+    from PIL import Image
+
+    try:
+        from ..explain import evidence_gallery
+
+        items = evidence_gallery(a)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("evidence gallery failed: %s: %s", type(exc).__name__, exc)
+        artefacts["problems"].append("The heatmap gallery could not be produced for this file.")
+        return []
+    (out / "gallery").mkdir(exist_ok=True)
+    for rank, item in enumerate(items):
+        Image.fromarray(item.crop_overlay).save(out / "gallery" / f"{rank}-crop.png")
+        Image.fromarray(_fit(item.frame_overlay, OVERLAY_MAX_SIDE)).save(out / "gallery" / f"{rank}-frame.png")
+        artefacts["gallery"].append({
+            "rank": rank,
+            "index": int(item.index),
+            "time_s": float(item.time_s),
+            "fake_probability": None if item.fake_probability is None else float(item.fake_probability),
+            "top_region": item.top_region,
+        })
+    return items
+
+
+def _save_reports(a, out: Path, artefacts: dict, gallery: list, progress: Progress) -> None:
+    try:
+        from ..report import write_report
+    except Exception as exc:  # noqa: BLE001
+        log.warning("report module unavailable: %s", exc)
+        artefacts["problems"].append("Reports are unavailable on this server.")
+        return
+    for fmt, frac in (("html", 0.93), ("pdf", 0.96)):
+        progress("report", frac)
+        try:
+            write_report(a, out / f"report.{fmt}", gallery=gallery)
+            artefacts["reports"][fmt] = True
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s report failed: %s: %s", fmt, type(exc).__name__, exc)
+            artefacts["reports"][fmt] = False
+            artefacts["problems"].append(f"The {fmt.upper()} report could not be written.")

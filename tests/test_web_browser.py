@@ -1,0 +1,141 @@
+"""The web app in headless Chromium (Debian's /usr/bin/chromium driven by Playwright; no
+browser download): upload a generated clip, watch progress, read the verdict, click the
+timeline, see the heatmaps, download the PDF, find and delete it in the history.
+
+Uses the bundled default model, as a person running ``seethrough serve`` would.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"Debian chromium not installed ({CHROMIUM} missing): apt-get install -y chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (Python package) not installed")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from seethrough.web.server import start_in_thread
+    from seethrough.web.settings import WebSettings
+
+    data = tmp_path_factory.mktemp("web-browser")
+    srv = start_in_thread(WebSettings(data_dir=data, port=0, frames=16))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server.url, accept_downloads=True, viewport={"width": 1200, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" and "status of 4" not in m.text else None)
+    pg.js_errors = errors
+    yield pg
+    context.close()
+
+
+def test_upload_watch_progress_and_read_the_result(page, face_clip, tmp_path):
+    page.goto("/")
+    assert page.title().startswith("Analyse")
+    page.set_input_files("#file-input", str(face_clip))
+    item = page.locator(".q-item").first
+    # Live progress: the item goes through upload/queue/analysis states before it finishes.
+    seen_states, seen_texts = set(), set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        seen_states.add(item.get_attribute("data-state"))
+        seen_texts.add(item.locator(".q-text").inner_text())
+        if item.get_attribute("data-state") in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    assert item.get_attribute("data-state") == "done", item.inner_text()
+    assert seen_states & {"queued", "running"}, seen_states
+    assert len(seen_texts) >= 2, seen_texts
+    assert item.locator(".badge").inner_text() in ("Real", "Uncertain", "Fake")
+
+    item.get_by_role("link", name="See the results").click()
+    page.wait_for_selector("#result-body:not([hidden])")
+    badge = page.locator("#verdict-badge")
+    assert badge.is_visible() and badge.inner_text() in ("Real", "Uncertain", "Fake")
+    assert "Fake probability" in page.locator("#verdict-score").inner_text()
+    assert len(page.locator("#narrative").inner_text()) > 40
+    assert "template" in page.locator("#narrative-engine").inner_text()
+
+    # Timeline: one point per sampled frame; choosing one shows that frame with its face box.
+    points = page.locator("#timeline svg g.pt")
+    assert points.count() == 16
+    target = points.nth(3)
+    index = target.get_attribute("data-index")
+    target.click()
+    caption = page.locator("#frame-caption")
+    assert caption.inner_text().startswith(f"Frame {index} at")
+    page.wait_for_function("() => { const i = document.getElementById('frame-img'); return i.complete && i.naturalWidth > 0; }")
+    assert page.locator("#frame-img").get_attribute("src").endswith(f"/frames/{index}")
+    assert "selected" in target.get_attribute("class")
+    # Keyboard works too.
+    points.nth(5).focus()
+    page.keyboard.press("Enter")
+    assert caption.inner_text().startswith(f"Frame {points.nth(5).get_attribute('data-index')} at")
+    if "no usable face" not in caption.inner_text():
+        assert page.locator("#frame-overlay rect.box").count() >= 1
+
+    # Grad-CAM gallery images actually load.
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('#gallery img')];"
+        " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }")
+    assert page.locator("#gallery figure").count() >= 1
+    assert page.locator("#regions svg rect.bar").count() >= 5  # the facial regions are charted
+
+    # The PDF report downloads.
+    with page.expect_download() as dl:
+        page.get_by_role("link", name="Download PDF report").click()
+    pdf = tmp_path / "report.pdf"
+    dl.value.save_as(pdf)
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert not page.js_errors, page.js_errors
+
+
+def test_bad_file_is_explained_in_plain_words(page, tmp_path):
+    fake = tmp_path / "holiday.mp4"
+    fake.write_text("this is just a text file with a video extension\n" * 5)
+    page.goto("/")
+    page.set_input_files("#file-input", str(fake))
+    item = page.locator(".q-item").first
+    page.wait_for_selector(".q-item[data-state=failed]")
+    assert "holiday.mp4 is a text file" in item.locator(".q-error").inner_text()
+
+
+def test_history_search_and_delete(page, server, face_image):
+    import httpx
+
+    r = httpx.post(f"{server.url}/api/analyses", files={"file": ("zebra-portrait.jpg", face_image.read_bytes())}, timeout=60)
+    rid = r.json()["id"]
+    page.goto("/history")
+    page.fill("#q", "zebra")
+    page.click("#search-form button[type=submit]")
+    sync_api.expect(page.locator("#history tbody tr")).to_have_count(1)  # only the match is left
+    row = page.locator(f"#history tbody tr[data-id='{rid}']")
+    assert row.is_visible()
+    assert page.locator("#history-count").inner_text() == "1 analysis"
+    page.on("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Delete zebra-portrait.jpg").click()
+    page.wait_for_selector("#history-empty:not([hidden])")
+    assert httpx.get(f"{server.url}/api/analyses/{rid}").status_code == 404

@@ -1,0 +1,86 @@
+"""Typed records shared by the scan driver, its workers and the results store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "no_face", "error"]
+
+#: Error codes the scan itself produces (the others come from ``analyze()``).
+WORKER_CRASHED = "worker_crashed"
+TIMEOUT = "timeout"
+CHANGED = "changed_during_scan"
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """Everything that decides an analysis result. Part of the results key: a file is
+    analysed once per (content, settings); other settings analyse it again."""
+
+    model_sha256: str
+    frames: int = 32
+    min_face: int = 40
+    sampling: str = "even"
+    max_faces: int = 4
+    evidence: bool = False  # explanations (Grad-CAM, key frames, narrative) or scores only
+
+    @property
+    def key(self) -> str:
+        """A short stable id of these settings (16 hex digits)."""
+        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def analyze_options(self):
+        """The :class:`~seethrough.analysis.AnalyzeOptions` a worker passes to ``analyze()``."""
+        from ..analysis import AnalyzeOptions
+
+        return AnalyzeOptions(
+            frames=self.frames,
+            sampling=self.sampling,  # type: ignore[arg-type]
+            min_face=self.min_face,
+            max_faces=self.max_faces,
+            explain=self.evidence,
+            narrator="template" if self.evidence else None,
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unique content to analyse, reached through ``path``."""
+
+    sha256: str
+    path: str
+    size_bytes: int = 0
+
+
+@dataclass
+class JobResult:
+    """What a worker sends back for one job; one row of the results store."""
+
+    sha256: str
+    path: str
+    status: Status
+    error_code: str | None = None
+    message: str | None = None
+    verdict: str | None = None
+    fake_probability: float | None = None
+    method: str | None = None  # most likely manipulation method when the verdict is not "real"
+    kind: str | None = None  # "video" | "image" when the file could be probed
+    analysis: dict[str, Any] | None = None  # Analysis.to_dict(); None when the worker died
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0  # wall time in the worker, evidence included
+    worker: str = ""  # host:pid
+    peak_rss_mb: float | None = None  # the worker process's peak resident memory so far
+    evidence_dir: str | None = None
+    evidence_error: str | None = None
+
+    @classmethod
+    def failure(cls, job: Job, code: str, message: str, *, elapsed_s: float = 0.0, worker: str = "") -> "JobResult":
+        return cls(sha256=job.sha256, path=job.path, status="error", error_code=code, message=message,
+                   elapsed_s=elapsed_s, worker=worker)

@@ -105,7 +105,7 @@ class Predictor:
         """(T, D) embeddings of face crops and, with ``keep_features``, the (T, C, h, w)
         input of the Grad-CAM layer captured on the way (so explaining costs no second
         pass through the trunk). Call with ``self._lock`` held."""
-        x = self.to_tensor(crops)
+        x = self.to_tensor(crops).to(self.device)
         captured: list[torch.Tensor] = []
         hook = None
         if keep_features:
@@ -129,16 +129,16 @@ class Predictor:
             emb, feats = self.embed(crops, keep_features)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
                 out = self.model.forward_sequence_from_embeddings(emb.unsqueeze(0))
-        logits = out.logits.float()[0]
-        frame_logits = out.frame_logits.float()[0]
+        logits = out.logits.float()[0].cpu()
+        frame_logits = out.frame_logits.float()[0].cpu()
         p = torch.softmax(logits / self.temperature, -1)[1].item()
         pf = torch.softmax(frame_logits / self.frame_temperature, -1)[:, 1].numpy()
-        mp = torch.softmax(out.method_logits.float()[0], -1).numpy() if self.methods else np.zeros(0)
+        mp = torch.softmax(out.method_logits.float()[0].cpu(), -1).numpy() if self.methods else np.zeros(0)
         return Scores(
             fake_probability=float(p),
             frame_probabilities=pf.astype(np.float64),
             method_probabilities={m: float(v) for m, v in zip(self.methods, mp)},
-            attention=out.attention.float()[0].numpy().astype(np.float64),
+            attention=out.attention.float()[0].cpu().numpy().astype(np.float64),
             features=feats,
         )
 

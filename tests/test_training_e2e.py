@@ -5,51 +5,16 @@ from __future__ import annotations
 import csv
 import json
 
-import cv2
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from seethrough.cli import app
-from seethrough.testing import astronaut_rgb, make_face_video
-
-
-def _face_crops(n: int, size: int, seed: int):
-    """Tight astronaut face crops with jitter in framing and colour."""
-    rng = np.random.default_rng(seed)
-    img = astronaut_rgb()
-    out = []
-    for _ in range(n):
-        s = int(rng.integers(110, 140))
-        x0, y0 = 165 + int(rng.integers(-8, 8)), 55 + int(rng.integers(-8, 8))
-        crop = cv2.resize(img[y0 : y0 + s, x0 : x0 + s], (size, size), interpolation=cv2.INTER_AREA)
-        crop = np.clip(crop.astype(np.float32) * rng.uniform(0.85, 1.15, 3), 0, 255).astype(np.uint8)
-        out.append(crop)
-    return out
+from seethrough.testing import make_crop_dataset
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tinydata")
-    (root / "crops").mkdir()
-    rows = []
-    reals = _face_crops(16, 96, seed=0)
-    for i, crop in enumerate(reals):
-        cv2.imwrite(str(root / "crops" / f"r{i}.jpg"), crop[..., ::-1])
-        rows.append({"path": f"crops/r{i}.jpg", "label": "real", "group": f"g{i % 8}"})
-        fake = crop.copy()  # a crude "manipulation": the inner face recoloured
-        fake[30:70, 25:75] = np.clip(fake[30:70, 25:75].astype(int) + [40, -20, -20], 0, 255)
-        cv2.imwrite(str(root / "crops" / f"f{i}.jpg"), fake[..., ::-1])
-        rows.append({"path": f"crops/f{i}.jpg", "label": "fake", "group": f"g{i % 8}"})
-    with open(root / "crops.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["path", "label", "group"])
-        w.writeheader()
-        w.writerows(rows)
-    (root / "videos").mkdir()
-    for i in range(2):
-        make_face_video(root / "videos" / f"v{i}.mp4", n_frames=10, size=(320, 240), scale=0.5)
-    with open(root / "videos.csv", "w", newline="") as fh:
-        fh.write("path,label,identity,method\nvideos/v0.mp4,real,a,original\nvideos/v1.mp4,real,b,original\n")
+    root = make_crop_dataset(tmp_path_factory.mktemp("tinydata"))
     cfg = root / "tiny.yaml"
     cfg.write_text(f"""
 name: tiny

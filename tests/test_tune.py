@@ -7,8 +7,6 @@ import socket
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import optuna
 import pytest
 import yaml
@@ -17,7 +15,7 @@ from typer.testing import CliRunner
 
 from seethrough.cli import app
 from seethrough.errors import ConfigError
-from seethrough.testing import astronaut_rgb, make_face_video
+from seethrough.testing import make_crop_dataset
 from seethrough.training.config import load_config
 from seethrough.tune import (
     AUGMENT_STRENGTH,
@@ -39,41 +37,10 @@ SPACE = {
 }
 
 
-def _face_crops(n: int, size: int, seed: int):
-    """Tight astronaut face crops with jitter in framing and colour (as in test_training_e2e)."""
-    rng = np.random.default_rng(seed)
-    img = astronaut_rgb()
-    out = []
-    for _ in range(n):
-        s = int(rng.integers(110, 140))
-        x0, y0 = 165 + int(rng.integers(-8, 8)), 55 + int(rng.integers(-8, 8))
-        crop = cv2.resize(img[y0 : y0 + s, x0 : x0 + s], (size, size), interpolation=cv2.INTER_AREA)
-        out.append(np.clip(crop.astype(np.float32) * rng.uniform(0.85, 1.15, 3), 0, 255).astype(np.uint8))
-    return out
-
-
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     """16 real + 16 recoloured crops in 8 groups, 2 short real videos, a tiny_cnn config and a search space."""
-    root = tmp_path_factory.mktemp("tunedata")
-    (root / "crops").mkdir()
-    rows = []
-    for i, crop in enumerate(_face_crops(16, 64, seed=0)):
-        cv2.imwrite(str(root / "crops" / f"r{i}.jpg"), crop[..., ::-1])
-        rows.append({"path": f"crops/r{i}.jpg", "label": "real", "group": f"g{i % 8}"})
-        fake = crop.copy()
-        fake[20:48, 16:48] = np.clip(fake[20:48, 16:48].astype(int) + [40, -20, -20], 0, 255)
-        cv2.imwrite(str(root / "crops" / f"f{i}.jpg"), fake[..., ::-1])
-        rows.append({"path": f"crops/f{i}.jpg", "label": "fake", "group": f"g{i % 8}"})
-    with open(root / "crops.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["path", "label", "group"])
-        w.writeheader()
-        w.writerows(rows)
-    (root / "videos").mkdir()
-    for i in range(2):
-        make_face_video(root / "videos" / f"v{i}.mp4", n_frames=8, size=(320, 240), scale=0.5)
-    (root / "videos.csv").write_text("path,label,identity,method\nvideos/v0.mp4,real,a,original\n"
-                                     "videos/v1.mp4,real,b,original\n")
+    root = make_crop_dataset(tmp_path_factory.mktemp("tunedata"), size=64, video_frames=8)
     (root / "tiny.yaml").write_text(f"""
 name: tiny
 output_dir: {root / 'run'}

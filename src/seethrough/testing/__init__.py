@@ -1,5 +1,6 @@
 """Generators of small, real media for tests, demos and benchmarks (no downloads)."""
 
+from .datasets import face_crops, make_crop_dataset
 from .media import (
     astronaut_rgb,
     make_audio_only,
@@ -11,6 +12,8 @@ from .media import (
 
 __all__ = [
     "astronaut_rgb",
+    "face_crops",
+    "make_crop_dataset",
     "make_audio_only",
     "make_face_image",
     "make_face_video",

@@ -218,3 +218,22 @@ def test_cli_writes_heatmap_pngs(face_image, tmp_path, tiny_checkpoint):
     assert Image.open(pngs[1]).size == Image.open(face_image).size
     res = CliRunner().invoke(app, ["analyze", str(face_image), "--narrator", "gpt9"])
     assert res.exit_code != 0 and "narrator" in res.output
+
+
+def test_cli_writes_reports_for_one_file_and_for_several(face_image, face_clip, tmp_path, tiny_checkpoint):
+    runner = CliRunner()
+    html, pdf = tmp_path / "brief.html", tmp_path / "brief.pdf"
+    res = runner.invoke(app, ["analyze", str(face_image), "--model", str(tiny_checkpoint),
+                              "--report", str(html), "--report", str(pdf)])
+    assert res.exit_code == 0, res.output
+    assert pdf.read_bytes().startswith(b"%PDF") and "face.jpg" in html.read_text()
+    res = runner.invoke(app, ["analyze", str(face_image), "--report", str(tmp_path / "brief.txt")])
+    assert res.exit_code != 0 and ".html or .pdf" in res.output
+    # Several files: --report is a folder with one HTML and one PDF per file.
+    folder = tmp_path / "reports"
+    res = runner.invoke(app, ["analyze", str(face_image), str(face_clip), "--frames", "6",
+                              "--model", str(tiny_checkpoint), "--report", str(folder)])
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in folder.iterdir())
+    assert len(names) == 4 and {n.rsplit(".", 1)[1] for n in names} == {"html", "pdf"}
+    assert any(n.startswith("clip-") for n in names) and any(n.startswith("face-") for n in names)

@@ -140,6 +140,8 @@ def test_forced_pruner_prunes_before_the_temporal_stage(dataset, tmp_path):
     assert [t.state for t in res.trials] == ["PRUNED"]
     run = tmp_path / "pruned" / "trial_0"
     assert (run / "metrics_frames.csv").is_file() and (run / "frames_best.pt").is_file()
+    # Pruned live, at the frame stage's first evaluation, not after the whole stage.
+    assert len(frame_scores(run)) == 1
     assert not (run / "model.pt").exists()  # the temporal stage never ran
     assert res.best is None and res.best_config is None and not (tmp_path / "pruned" / "best_config.yaml").exists()
     assert res.finished == 1

@@ -91,6 +91,7 @@ class AnalyzeOptions:
     narrator: str | None = "template"  # template | ollama | openai | None (no text)
     narrator_model: str | None = None
     narrator_timeout: float = 20.0
+    threads: int | None = None  # face-detector (ONNX Runtime) threads; None = its default (2)
 
     def __post_init__(self) -> None:
         if self.narrator is not None and self.narrator not in NARRATORS:
@@ -130,7 +131,7 @@ def analyze(
     ``progress(stage: str, fraction: float)`` is called as stages start: probe, decode,
     faces, model, explain, narrate, done.
     """
-    from .faces import FacePipeline
+    from .faces import FacePipeline, RetinaFaceDetector
     from .media import probe, sample_frames
 
     opts = options or AnalyzeOptions()
@@ -160,7 +161,8 @@ def analyze(
         predictor = predictor or get_predictor()
         result.model = predictor.info
         result.thresholds = dict(predictor.thresholds)
-        pipeline = FacePipeline(min_face=opts.min_face, crop_size=predictor.size, margin=predictor.crop_margin,
+        detector = RetinaFaceDetector(threads=opts.threads) if opts.threads else None
+        pipeline = FacePipeline(detector, min_face=opts.min_face, crop_size=predictor.size, margin=predictor.crop_margin,
                                 max_faces=opts.max_faces)
         faces = pipeline.process(frames)
         result.faces = faces.to_summary()

@@ -232,16 +232,28 @@ def run_trial(trial, base: TrainConfig, space: SearchSpace, study_dir: Path, obj
     trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
     log.info("trial %d: %s", trial.number, params)
 
+    reported: set[int] = set()
+
+    def report(step: int, score: float) -> None:
+        if math.isfinite(score) and step not in reported:
+            reported.add(step)
+            trial.report(score, step)
+
+    def on_eval(step: int, res) -> None:  # live, after every frame-stage evaluation
+        report(step, res.score)
+        if trial.should_prune():
+            trial.set_user_attr("frame_score", _finite(res.score))
+            raise optuna.TrialPruned(f"pruned at frame-stage step {step} (score {res.score:.4f})")
+
     ctx = setup()
     try:
-        train_frames(cfg, load_tables(cfg), resume=True, ctx=ctx)
+        train_frames(cfg, load_tables(cfg), resume=True, ctx=ctx, on_eval=on_eval)
     finally:
         ctx.close()
-    scores = frame_scores(cfg.output_dir)
-    finite = [s for _, s in scores if math.isfinite(s)]
+    scores = frame_scores(cfg.output_dir)  # also evaluations of an earlier, interrupted attempt
     for step, score in scores:
-        if math.isfinite(score):
-            trial.report(score, step)
+        report(step, score)
+    finite = [s for _, s in scores if math.isfinite(s)]
     best_frame = max(finite) if finite else float("nan")
     trial.set_user_attr("frame_score", _finite(best_frame))
     if trial.should_prune():

@@ -26,6 +26,11 @@ def _options(frames: int, sampling: str, min_face: int, **kw):
         raise typer.BadParameter(str(exc)) from None
 
 
+def _safe_stem(name: str) -> str:
+    """A file-name stem made of letters, digits, - and _ (at most 60 characters)."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in Path(name).stem)[:60] or "media"
+
+
 def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
     """Report files per input: one input -> the paths as given; several -> each --report is a
     folder receiving <name>.html and <name>.pdf (names made safe, hash-suffixed)."""
@@ -43,7 +48,7 @@ def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
 
     out = []
     for f in files:
-        stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f.stem)[:60] or "media"
+        stem = _safe_stem(f.name)
         tag = file_sha256(f)[:8] if f.is_file() else "missing"
         out.append([r / f"{stem}-{tag}{ext}" for r in reports for ext in (".html", ".pdf")])
     return out
@@ -56,7 +61,7 @@ def _save_evidence(a, folder: Path) -> list[Path]:
     from ..explain import evidence_gallery
 
     folder.mkdir(parents=True, exist_ok=True)
-    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in Path(a.file["name"]).stem)[:60] or "media"
+    stem = _safe_stem(a.file["name"])
     written = []
     for item in evidence_gallery(a):
         for kind, img in (("crop", item.crop_overlay), ("frame", item.frame_overlay)):

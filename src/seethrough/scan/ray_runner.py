@@ -15,7 +15,7 @@ from typing import Any
 
 from ..log import get_logger
 from .runner import ScanError
-from .types import TIMEOUT, WORKER_CRASHED, Job, JobResult
+from .types import WORKER_CRASHED, Job, JobResult, note_peak
 from .worker import ScanWorker, WorkerSpec
 
 log = get_logger(__name__)
@@ -168,14 +168,11 @@ class RayPool:
                     res = JobResult.failure(job, "internal", "The result could not be fetched from the cluster.")
                 except Exception as exc:  # noqa: BLE001 - a task error: the worker raised
                     res = JobResult.failure(job, "internal", f"Analysis failed unexpectedly: {_reason(exc)}")
-                if res.peak_rss_mb is not None:
-                    self.peak_rss_mb[res.worker] = max(self.peak_rss_mb.get(res.worker, 0.0), res.peak_rss_mb)
+                note_peak(self.peak_rss_mb, res)
                 out.append(res)
             elif actor.job is not None and self.timeout_s and now - actor.started > self.timeout_s:
                 log.warning("%s took longer than %.0f s; actor killed", actor.job.path, self.timeout_s)
-                out.append(JobResult.failure(
-                    actor.job, TIMEOUT, f"The analysis took longer than the limit of {self.timeout_s:g} s "
-                    "(--timeout) and was stopped.", elapsed_s=now - actor.started))
+                out.append(JobResult.timed_out(actor.job, self.timeout_s, now - actor.started))
                 actor.job = None
                 self._replace(actor)
             elif not actor.ready and now - actor.born > self.start_timeout_s:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ..errors import SeethroughError
 from ..log import get_logger, setup_logging
-from .types import TIMEOUT, WORKER_CRASHED, Job, JobResult
+from .types import WORKER_CRASHED, Job, JobResult, note_peak
 from .worker import ScanWorker, WorkerSpec
 
 log = get_logger(__name__)
@@ -166,9 +166,7 @@ class LocalPool:
                     slot.ready, slot.info = True, payload
                     self.start_failures = 0
                 elif kind == "result":
-                    if payload.peak_rss_mb is not None:
-                        self.peak_rss_mb[payload.worker] = max(self.peak_rss_mb.get(payload.worker, 0.0),
-                                                               payload.peak_rss_mb)
+                    note_peak(self.peak_rss_mb, payload)
                     out.append(payload)
                     slot.job = None
                 elif kind == "fatal":
@@ -203,9 +201,7 @@ class LocalPool:
                 self._replace(slot)
             elif slot.job is not None and self.timeout_s and now - slot.started > self.timeout_s:
                 log.warning("%s took longer than %.0f s; worker killed", slot.job.path, self.timeout_s)
-                out.append(JobResult.failure(
-                    slot.job, TIMEOUT, f"The analysis took longer than the limit of {self.timeout_s:g} s "
-                    "(--timeout) and was stopped.", elapsed_s=now - slot.started))
+                out.append(JobResult.timed_out(slot.job, self.timeout_s, now - slot.started))
                 slot.job = None
                 self._replace(slot)
             elif not slot.ready and now - slot.born > self.start_timeout_s:

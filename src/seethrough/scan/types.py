@@ -84,3 +84,14 @@ class JobResult:
     def failure(cls, job: Job, code: str, message: str, *, elapsed_s: float = 0.0, worker: str = "") -> "JobResult":
         return cls(sha256=job.sha256, path=job.path, status="error", error_code=code, message=message,
                    elapsed_s=elapsed_s, worker=worker)
+
+    @classmethod
+    def timed_out(cls, job: Job, limit_s: float, elapsed_s: float) -> "JobResult":
+        return cls.failure(job, TIMEOUT, f"The analysis took longer than the limit of {limit_s:g} s "
+                           "(--timeout) and was stopped.", elapsed_s=elapsed_s)
+
+
+def note_peak(peaks: dict[str, float], res: "JobResult") -> None:
+    """Keep the highest resident memory each worker reported."""
+    if res.peak_rss_mb is not None:
+        peaks[res.worker] = max(peaks.get(res.worker, 0.0), res.peak_rss_mb)

@@ -9,7 +9,7 @@ import resource
 import shutil
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ class ScanWorker:
 
         set_threads(spec.threads)
         self.spec = spec
-        self.options = spec.settings.analyze_options()
+        self.options = replace(spec.settings.analyze_options(), threads=spec.threads)
         self.fault = _parse_fault(spec.fault)
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         device = _resolve_device(spec.device)
@@ -162,6 +162,7 @@ class ScanWorker:
         t0 = time.perf_counter()
         self._inject_fault(job)
         try:
+            # analyze() hashes the file again: that is what catches a file changed since the driver hashed it.
             a = analyze(job.path, predictor=self.predictor, options=self.options)
         except Exception as exc:  # analyze() does not raise; belt and braces for a batch of thousands
             log.exception("analysis of %s failed", job.path)

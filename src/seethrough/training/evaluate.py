@@ -134,12 +134,12 @@ def _write(out_dir: Path, rows, metrics, per_method, failures) -> None:
 
 
 def _plot_confusion(cm, path: Path) -> None:
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(3.6, 3.2))
+    fig = Figure(figsize=(3.6, 3.2))  # no pyplot: callers' plotting state (e.g. notebooks) is left alone
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.imshow(np.array(cm), cmap="Blues")
     for i in range(2):
         for j in range(2):
@@ -148,4 +148,3 @@ def _plot_confusion(cm, path: Path) -> None:
     ax.set_xlabel("predicted"), ax.set_ylabel("true")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

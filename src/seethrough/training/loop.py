@@ -165,11 +165,14 @@ def _lr_at(step: int, total: int, base: float, warmup: int) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
 
-def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool = True, ctx=None) -> Path:
+def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool = True, ctx=None,
+                 on_eval=None) -> Path:
     """Stage 1. Returns the path of the best frame-stage weights (``frames_best.pt``).
 
     ``ctx`` (:class:`~seethrough.training.distributed.DistContext`) spreads the stage over
-    torchrun's processes; only rank 0 evaluates and writes files.
+    torchrun's processes; only rank 0 evaluates and writes files. ``on_eval(step, EvalResult)``
+    is called after each evaluation (rank 0); an exception it raises (e.g. Optuna's
+    ``TrialPruned``) stops the stage there.
     """
     from .distributed import DistContext, record_rank, wrap
 
@@ -268,6 +271,8 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
                 if res.score > best or best < 0:
                     best = res.score
                     torch.save({"model": model.state_dict(), "step": step, "score": best}, out / "frames_best.pt")
+                if on_eval is not None:
+                    on_eval(step, res)
                 _train_mode(model, frozen)
             if (step % fs.checkpoint_every == 0 or done) and ctx.is_main:
                 _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
@@ -315,13 +320,13 @@ def _write_history(history: list[dict], path: Path) -> None:
 
 
 def _plot_history(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     steps = [h["step"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
+    fig = Figure(figsize=(10, 3.5))  # no pyplot: callers' plotting state (e.g. notebooks) is left alone
+    FigureCanvasAgg(fig)
+    a, b = fig.subplots(1, 2)
     a.plot(steps, [h["train_loss"] for h in history], "o-", label="train")
     a.plot(steps, [h["val_loss"] for h in history], "o-", label="validation")
     a.set_xlabel("step"), a.set_ylabel("loss"), a.legend()
@@ -330,4 +335,3 @@ def _plot_history(history: list[dict], path: Path) -> None:
     b.set_xlabel("step"), b.set_ylabel("validation AUC"), b.set_ylim(0.4, 1.0), b.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -133,7 +133,10 @@ def template_text(doc: dict) -> str:
             raw = {r["name"]: r["score"] for r in evidence.get("regions") or []}
             if regions[0]["region"] in raw:
                 words[0] += f" ({one_decimal(raw[regions[0]['region']])} times the face average)"
-            sentences.append(f"The heatmaps show the detector paid most attention to {_join(words)}.")
+            if verdict == "real":  # the maps show where the (weak) evidence for "fake" was, not a finding
+                sentences.append(f"What little the detector found suspicious was mostly in {_join(words)}.")
+            else:
+                sentences.append(f"The heatmaps show the detector paid most attention to {_join(words)}.")
         else:
             sentences.append("No single part of the face stood out in the heatmaps.")
 

@@ -171,3 +171,32 @@ def test_main_track_prefers_persistent_over_briefly_bigger():
     assert len(tracks) == 2
     assert main_track(tracks).positions == list(range(6))
     assert main_track([]) is None
+
+
+def test_rejoin_joins_the_same_person_only_when_they_never_share_a_frame():
+    from seethrough.faces.tracker import rejoin_tracks
+
+    frames = [[_det(100, 100, 60)], [_det(105, 100, 60)], [], [], [], [_det(400, 100, 60)], [_det(405, 100, 60)]]
+    ids = {0: "anna", 1: "anna"}  # the same person before and after she left the frame (track id -> who)
+    pieces = track_faces(frames, TrackerConfig(max_gap=2))
+    assert [t.positions for t in pieces] == [[0, 1], [5, 6]]
+    person = {"anna": np.zeros(128), "ben": np.ones(128)}
+    joined = rejoin_tracks(pieces, lambda t: person[ids[t.track_id]])
+    assert [t.positions for t in joined] == [[0, 1, 5, 6]] and joined[0].track_id == 0
+    # A different person after the cut stays a different track.
+    ids[1] = "ben"
+    apart = rejoin_tracks(track_faces(frames, TrackerConfig(max_gap=2)), lambda t: person[ids[t.track_id]])
+    assert [t.positions for t in apart] == [[0, 1], [5, 6]]
+    # Faces that share a frame are never one person, however alike.
+    both = track_faces([[_det(100, 100, 60), _det(400, 100, 60)]] * 3)
+    assert len(rejoin_tracks(both, lambda t: person["anna"])) == 2
+
+
+def test_person_who_leaves_and_comes_back_is_one_track(tmp_path):
+    # 12 sampled frames without a face: longer than the tracker bridges (max_gap 8).
+    path = make_face_video(tmp_path / "away.mp4", n_frames=24, size=(480, 360), scale=0.6, no_face_frames=range(6, 18))
+    frames = _decode_all(path)
+    split = FacePipeline(rejoin=False).process(frames)
+    assert len(split.tracks) == 2 and len(split.crops) == 6
+    r = FacePipeline().process(frames)
+    assert len(r.tracks) == 1 and len(r.crops) == 12 and "rejoin" in r.timings_ms

@@ -13,7 +13,7 @@ from ..media.types import Frame
 from .align import MARGIN_LOOSE, align_face
 from .detector import RetinaFaceDetector
 from .landmarks import get_predictor, predict_landmarks
-from .tracker import TrackerConfig, main_track, track_faces
+from .tracker import TrackerConfig, main_track, rejoin_tracks, track_faces
 from .types import FaceCrop, FaceResult, FrameFaces, Track
 
 log = get_logger(__name__)
@@ -28,6 +28,9 @@ class FacePipeline:
     ``landmarks=False`` crops are placed from the detector box alone (no dlib).
     ``max_faces`` > 1 also crops other people: tracks present in at least 30% as many
     frames as the main subject, biggest and steadiest first (``FaceResult.track_crops``).
+    With ``rejoin``, tracks that never share a frame and whose faces have the same
+    identity (dlib face descriptor) are joined: a person who left the frame, or a
+    cutaway longer than the tracker's gap, stays one track.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class FacePipeline:
         rotate: bool = False,
         tracker: TrackerConfig | None = None,
         max_faces: int = 1,
+        rejoin: bool = True,
     ) -> None:
         if min_face < 1:
             raise ValueError(f"min_face must be a positive number of pixels, got {min_face}")
@@ -54,6 +58,7 @@ class FacePipeline:
         if max_faces < 1:
             raise ValueError(f"max_faces must be at least 1, got {max_faces}")
         self.max_faces = int(max_faces)
+        self.rejoin = bool(rejoin)
 
     def settings(self) -> dict:
         return {
@@ -65,6 +70,7 @@ class FacePipeline:
             "score_threshold": self.detector.score_threshold,
             "max_side": self.detector.max_side,
             "max_faces": self.max_faces,
+            "rejoin": self.rejoin,
         }
 
     def warmup(self) -> None:
@@ -93,6 +99,10 @@ class FacePipeline:
         timings["detect"] = (time.perf_counter() - t0) * 1000
 
         tracks = track_faces(usable, self.tracker)
+        if self.rejoin and len(tracks) > 1:
+            t = time.perf_counter()
+            tracks = rejoin_tracks(tracks, lambda tr: self._describe(tr, frames))
+            timings["rejoin"] = (time.perf_counter() - t) * 1000
         main = main_track(tracks)
         track_crops: dict[int, list[FaceCrop]] = {}
         for track in self._tracks_to_crop(tracks, main):
@@ -117,6 +127,14 @@ class FacePipeline:
             timings_ms=timings,
             settings=self.settings(),
         )
+
+    @staticmethod
+    def _describe(track: Track, frames: Sequence[Frame]):
+        """Identity descriptor of a track, from its largest detection."""
+        from .identity import face_descriptor
+
+        i = max(range(len(track)), key=lambda k: track.detections[k].area)
+        return face_descriptor(frames[track.positions[i]].image, track.detections[i].box)
 
     def _tracks_to_crop(self, tracks: list[Track], main: Track | None) -> list[Track]:
         """The main track, then up to ``max_faces - 1`` others present in at least 30% as many frames."""

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
 from .types import Detection, Track
 
 
@@ -83,6 +85,45 @@ def track_faces(detections: Sequence[Sequence[Detection]], config: TrackerConfig
             if di not in used_d:
                 tracks.append(Track(track_id=len(tracks), positions=[pos], detections=[d]))
     return tracks
+
+
+def rejoin_tracks(tracks: list[Track], describe, max_distance: float = 0.5) -> list[Track]:
+    """Join tracks of the same person that never share a frame (they left and came back,
+    or the video cut away for longer than the tracker's ``max_gap``).
+
+    ``describe(track) -> descriptor`` gives an identity descriptor (see
+    :mod:`seethrough.faces.identity`); pairs closer than ``max_distance`` are joined,
+    closest first, the earlier track keeping its id. Tracks that overlap in time are
+    different people by construction and are never joined.
+    """
+    if len(tracks) < 2:
+        return tracks
+    tracks = sorted(tracks, key=lambda t: t.positions[0])
+    cache: dict[int, object] = {}
+
+    def desc(t: Track):
+        if t.track_id not in cache:
+            cache[t.track_id] = describe(t)
+        return cache[t.track_id]
+
+    while True:
+        best = None
+        for i, a in enumerate(tracks):
+            for b in tracks[i + 1 :]:
+                if set(a.positions) & set(b.positions):
+                    continue
+                first, second = (a, b) if a.positions[0] < b.positions[0] else (b, a)
+                if first.positions[-1] >= second.positions[0]:  # interleaved: two faces taking turns
+                    continue
+                d = float(np.linalg.norm(np.asarray(desc(a)) - np.asarray(desc(b))))
+                if d < max_distance and (best is None or d < best[0]):
+                    best = (d, first, second)
+        if best is None:
+            return sorted(tracks, key=lambda t: t.track_id)
+        _, first, second = best
+        first.positions += second.positions
+        first.detections += second.detections
+        tracks.remove(second)
 
 
 def main_track(tracks: Sequence[Track]) -> Track | None:

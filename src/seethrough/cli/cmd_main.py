@@ -260,7 +260,7 @@ def evaluate_cmd(
     except (SeethroughError, OSError, KeyError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
-    m = evaluate(items, out, predictor=predictor, options=_options(frames, "even", 40), threshold=threshold)
+    m = evaluate(items, out, predictor=predictor, options=_options(frames, "even", 40, explain=False, narrator=None), threshold=threshold)
     console.print((out / "classification_report.txt").read_text())
     t = Table(title="per method")
     for c in ("method", "n", "mean p(fake)", "called fake", "AUC vs real"):

@@ -134,6 +134,21 @@ def test_overrunning_job_is_stopped_with_a_plain_reason(manager, face_image, mon
     assert _wait(manager.store, [ok])[ok].status == "done"
 
 
+def test_deleting_a_running_job_stops_its_worker(manager, face_image):
+    rid = _submit(manager, face_image, "sleep.jpg")  # would hang for 10 minutes
+    deadline = time.monotonic() + 60
+    while manager.store.get(rid).status != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert manager.store.get(rid).status == "running"
+    manager.store.delete(rid)
+    assert manager.cancel(rid) and not manager.cancel("no-such-job")
+    t0 = time.monotonic()
+    ok = _submit(manager, face_image, "after-delete.jpg")
+    assert _wait(manager.store, [ok], timeout=60)[ok].status == "done"
+    assert time.monotonic() - t0 < 50  # the hanging job did not hold the only worker until its timeout
+    assert manager.store.get(rid) is None and not (manager.settings.results_dir / rid).exists()
+
+
 def test_memory_limit_fails_the_job_not_the_server(manager, face_image):
     rid = _submit(manager, face_image, "hog.jpg")
     row = _wait(manager.store, [rid])[rid]

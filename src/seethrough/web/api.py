@@ -372,6 +372,7 @@ def delete_analysis(request: Request, analysis_id: str) -> Response:
     app = request.app
     row = _row_or_404(request, analysis_id)
     app.state.store.delete(row.id)
+    app.state.jobs.cancel(row.id)  # a running analysis is stopped, not finished for nothing
     app.state.jobs.remove_results(row.id)
     if app.state.store.count_sha_refs(row.sha256) == 0:
         path = (app.state.settings.data_dir / row.stored_path)

@@ -35,6 +35,10 @@ class _Stopping(Exception):
     pass
 
 
+class _Cancelled(Exception):
+    pass
+
+
 class Supervisor(threading.Thread):
     """One worker process and the loop that feeds it jobs."""
 
@@ -46,6 +50,7 @@ class Supervisor(threading.Thread):
         self.model_info: dict | None = None
         self.start_error: str | None = None
         self.current_job: str | None = None
+        self.cancel_job: str | None = None  # set by JobManager.cancel (another thread)
         self.jobs_done = 0
         self.restarts = 0
 
@@ -142,6 +147,8 @@ class Supervisor(threading.Thread):
             while True:
                 if m.stopping.is_set():
                     raise _Stopping()
+                if self.cancel_job == row.id:
+                    raise _Cancelled()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise ChildTimeout()
@@ -179,10 +186,16 @@ class Supervisor(threading.Thread):
             self.restarts += 1
             m.store.fail(row.id, code, message)
             m.remove_results(row.id)
+        except _Cancelled:  # deleted while running: stop the work, keep nothing
+            log.info("job %s deleted while running; worker %d stopped", row.id, self.slot)
+            self._drop_worker()
+            m.remove_results(row.id)
         except _Stopping:
             self._drop_worker()
             m.store.requeue([row.id], undo_attempt=True)
             raise
+        finally:
+            self.cancel_job = None
 
     def _store_outcome(self, row: AnalysisRow, outcome: dict) -> None:
         m = self.manager
@@ -226,6 +239,14 @@ class JobManager:
         self.notify()
         for sup in self.supervisors:
             sup.join(timeout)
+
+    def cancel(self, analysis_id: str) -> bool:
+        """Stop the job ``analysis_id`` if a worker is running it (its worker is replaced)."""
+        for sup in self.supervisors:
+            if sup.current_job == analysis_id:
+                sup.cancel_job = analysis_id
+                return True
+        return False
 
     def notify(self) -> None:
         with self._work:

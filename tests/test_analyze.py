@@ -79,6 +79,18 @@ def test_bad_inputs_become_statuses(tmp_path, tiny_predictor, make, status, code
     assert a.verdict is None and a.fake_probability is None
 
 
+def test_unreadable_file_is_an_error_not_an_exception(face_image, tiny_predictor, monkeypatch):
+    import seethrough.analysis as analysis_mod
+
+    def denied(path, *a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(analysis_mod, "file_sha256", denied)
+    a = analyze(face_image, predictor=tiny_predictor, options=AnalyzeOptions(narrator=None))
+    assert a.status == "error" and a.error_code == "unreadable"
+    assert a.message == "face.jpg cannot be read (Permission denied)."
+
+
 def test_truncated_video_is_an_error(face_clip, tmp_path, tiny_predictor):
     bad = make_truncated_copy(face_clip, tmp_path / "cut.mp4", keep=0.5)
     a = analyze(bad, predictor=tiny_predictor)

@@ -147,10 +147,12 @@ def analyze(
         timings[name] = round((now - t0) * 1000, 2)
         return now
 
-    result = Analysis(file=_file_info(path), status="error", settings=asdict(opts), timings_ms=timings)
+    result = Analysis(file={"name": path.name, "path": str(path)}, status="error", settings=asdict(opts),
+                      timings_ms=timings)
     t = t_all = time.perf_counter()
     try:
         step("probe", 0.0)
+        result.file = _file_info(path)  # inside: an unreadable file is an error result, not an exception
         info = probe(path, max_bytes=opts.max_bytes)
         result.media = info.to_dict()
         t = tick("probe", t)
@@ -183,6 +185,9 @@ def analyze(
         result.status, result.message, result.error_code = "no_face", str(exc), exc.code
     except SeethroughError as exc:
         result.status, result.message, result.error_code = "error", str(exc), exc.code
+    except OSError as exc:  # permission denied, vanished, I/O error: the file, not the analysis
+        result.status, result.error_code = "error", "unreadable"
+        result.message = f"{path.name} cannot be read ({exc.strerror or type(exc).__name__})."
     except Exception as exc:  # a bug or an exotic file: report it, never crash the caller
         log.exception("analysis of %s failed", path)
         result.status, result.error_code = "error", "internal"
@@ -197,7 +202,7 @@ def analyze(
     return result
 
 
-def _method(predictor: Predictor, probs: dict[str, float]) -> dict[str, Any] | None:
+def _method(probs: dict[str, float]) -> dict[str, Any] | None:
     if not probs:
         return None
     return {
@@ -218,7 +223,7 @@ def _fill_scores(result: Analysis, predictor: Predictor, track_crops: dict, scor
             "n_frames": len(crops),
             "fake_probability": round(sc.fake_probability, 6),
             "verdict": predictor.verdict(sc.fake_probability),
-            "method": _method(predictor, sc.method_probabilities),
+            "method": _method(sc.method_probabilities),
             "median_face_px": round(float(np.median([min(c.box[2] - c.box[0], c.box[3] - c.box[1]) for c in crops])), 1),
             "first_s": round(crops[0].time_s, 4),
             "last_s": round(crops[-1].time_s, 4),
@@ -237,7 +242,7 @@ def _fill_scores(result: Analysis, predictor: Predictor, track_crops: dict, scor
     result.status = "ok"
     result.fake_probability = round(sc.fake_probability, 6)
     result.verdict = predictor.verdict(sc.fake_probability)
-    result.method = _method(predictor, sc.method_probabilities)
+    result.method = _method(sc.method_probabilities)
 
 
 def _explain(result: Analysis, predictor: Predictor, crops: list, scores: Any, frames: list) -> None:

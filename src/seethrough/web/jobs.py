@@ -50,7 +50,6 @@ class Supervisor(threading.Thread):
         self.model_info: dict | None = None
         self.start_error: str | None = None
         self.current_job: str | None = None
-        self.cancel_job: str | None = None  # set by JobManager.cancel (another thread)
         self.jobs_done = 0
         self.restarts = 0
 
@@ -147,7 +146,7 @@ class Supervisor(threading.Thread):
             while True:
                 if m.stopping.is_set():
                     raise _Stopping()
-                if self.cancel_job == row.id:
+                if row.id in m.cancelled:
                     raise _Cancelled()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -195,7 +194,7 @@ class Supervisor(threading.Thread):
             m.store.requeue([row.id], undo_attempt=True)
             raise
         finally:
-            self.cancel_job = None
+            m.cancelled.discard(row.id)
 
     def _store_outcome(self, row: AnalysisRow, outcome: dict) -> None:
         m = self.manager
@@ -221,6 +220,7 @@ class JobManager:
         self.stopping = threading.Event()
         self._work = threading.Condition()
         self.supervisors: list[Supervisor] = []
+        self.cancelled: set[str] = set()  # ids deleted while running (or about to run)
         self.recovered: tuple[list[str], list[str]] = ([], [])
 
     def start(self) -> None:
@@ -241,12 +241,10 @@ class JobManager:
             sup.join(timeout)
 
     def cancel(self, analysis_id: str) -> bool:
-        """Stop the job ``analysis_id`` if a worker is running it (its worker is replaced)."""
-        for sup in self.supervisors:
-            if sup.current_job == analysis_id:
-                sup.cancel_job = analysis_id
-                return True
-        return False
+        """Stop the job ``analysis_id`` if a worker runs it, or is just taking it (its worker
+        is replaced). Returns whether a worker had it at the time of the call."""
+        self.cancelled.add(analysis_id)  # also seen by a supervisor that claimed it a moment ago
+        return any(sup.current_job == analysis_id for sup in self.supervisors)
 
     def notify(self) -> None:
         with self._work:

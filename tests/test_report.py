@@ -10,7 +10,6 @@ import os
 import re
 import sys
 import types
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -23,6 +22,7 @@ pdfium = pytest.importorskip("pypdfium2")
 from seethrough.report import build_content, render_html, render_pdf, report_format, write_report  # noqa: E402
 from seethrough.report.html import html_string  # noqa: E402
 from seethrough.testing import astronaut_rgb  # noqa: E402
+from seethrough.explain.gallery import GalleryItem, heat_overlay  # noqa: E402
 
 FAKE_RED = (0xC6, 0x28, 0x28)
 REAL_GREEN = (0x2E, 0x7D, 0x32)
@@ -36,27 +36,14 @@ REGIONS = ["mouth", "boundary", "jaw_chin", "nose", "left_cheek", "right_cheek",
 # ---------------------------------------------------------------- fixtures: documents and galleries
 
 
-@dataclass
-class Item:
-    index: int
-    time_s: float
-    fake_probability: float
-    top_region: str | None
-    crop: np.ndarray
-    crop_overlay: np.ndarray
-    frame_overlay: np.ndarray
-
-
 def _heat_overlay(img: np.ndarray, cx: float, cy: float, sigma: float) -> np.ndarray:
-    """A red-yellow Gaussian blob blended over ``img`` (stands in for a Grad-CAM overlay)."""
+    """A Gaussian blob of heat drawn the product's way (stands in for a Grad-CAM overlay)."""
     h, w = img.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w]
-    heat = np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2)))[..., None]
-    colour = np.concatenate([np.ones_like(heat), heat, np.zeros_like(heat)], axis=2) * 255
-    return (img * (1 - 0.55 * heat) + colour * 0.55 * heat).clip(0, 255).astype(np.uint8)
+    return heat_overlay(img, np.exp(-(((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))).astype(np.float32))
 
 
-def make_gallery(n: int) -> list[Item]:
+def make_gallery(n: int) -> list[GalleryItem]:
     import cv2
 
     frame = cv2.resize(astronaut_rgb(), (320, 320), interpolation=cv2.INTER_AREA)  # small: keeps tests fast
@@ -68,7 +55,7 @@ def make_gallery(n: int) -> list[Item]:
         full = frame.copy()
         full[y0:y1, x0:x1] = cv2.resize(crop_overlay, (x1 - x0, y1 - y0))
         cv2.rectangle(full, (x0, y0), (x1, y1), (255, 255, 255), 2)
-        items.append(Item(index=40 - 2 * k, time_s=round((40 - 2 * k) / 24, 4), fake_probability=0.93 - 0.02 * k,
+        items.append(GalleryItem(index=40 - 2 * k, time_s=round((40 - 2 * k) / 24, 4), fake_probability=0.93 - 0.02 * k,
                           top_region="mouth", crop=crop, crop_overlay=crop_overlay, frame_overlay=full))
     return items
 

@@ -41,11 +41,12 @@ class FrameScore:
 @dataclass
 class Artifacts:
     """Pixels behind the evidence (never serialised): the reported face's crops, their
-    heatmaps and the full frames of the key frames. See :func:`seethrough.explain.evidence_gallery`."""
+    heatmaps and the full frames of the key frames (of every sampled frame with
+    ``keep_frames``). See :func:`seethrough.explain.evidence_gallery`."""
 
     crops: list[Any]  # FaceCrop
     cams: np.ndarray  # (T, S, S) float16 in [0, 1], one per crop
-    frames: dict[int, np.ndarray]  # frame index -> RGB image, key frames only
+    frames: dict[int, np.ndarray]  # frame index -> RGB image
 
 
 @dataclass
@@ -92,6 +93,7 @@ class AnalyzeOptions:
     narrator_model: str | None = None
     narrator_timeout: float = 20.0
     threads: int | None = None  # face-detector (ONNX Runtime) threads; None = its default (2)
+    keep_frames: bool = False  # keep every sampled frame in ``artifacts.frames`` (viewers), not only key frames
 
     def __post_init__(self) -> None:
         if self.narrator is not None and self.narrator not in NARRATORS:
@@ -158,6 +160,9 @@ def analyze(
         t = tick("probe", t)
         step("decode", 0.1)
         frames = sample_frames(path, n=opts.frames, mode=opts.sampling)
+        if opts.keep_frames:  # decoded once: viewers reuse these instead of decoding again
+            result.artifacts = Artifacts(crops=[], cams=np.zeros((0, 1, 1), np.float16),
+                                         frames={f.index: f.image for f in frames})
         t = tick("decode", t)
         step("faces", 0.3)
         predictor = predictor or get_predictor()
@@ -276,5 +281,5 @@ def _explain(result: Analysis, predictor: Predictor, crops: list, scores: Any, f
         "cam": CAM_DESCRIPTION,
     }
     wanted = {k["index"] for k in keys}
-    result.artifacts = Artifacts(crops=crops, cams=cams.astype(np.float16),
-                                 frames={f.index: f.image for f in frames if f.index in wanted})
+    kept = result.artifacts.frames if result.artifacts else {f.index: f.image for f in frames if f.index in wanted}
+    result.artifacts = Artifacts(crops=crops, cams=cams.astype(np.float16), frames=kept)

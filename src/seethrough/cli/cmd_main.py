@@ -37,9 +37,13 @@ def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
     if not reports:
         return [[] for _ in files]
     if len(files) == 1:
+        from ..report import report_format
+
         for r in reports:
-            if r.suffix.lower() not in (".html", ".htm", ".pdf"):
-                raise typer.BadParameter(f"--report {r}: the name must end in .html or .pdf")
+            try:
+                report_format(r)
+            except ValueError:
+                raise typer.BadParameter(f"--report {r}: the name must end in .html or .pdf") from None
         return [list(reports)]
     for r in reports:
         if r.suffix:
@@ -52,24 +56,6 @@ def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
         tag = file_sha256(f)[:8] if f.is_file() else "missing"
         out.append([r / f"{stem}-{tag}{ext}" for r in reports for ext in (".html", ".pdf")])
     return out
-
-
-def _save_evidence(a, folder: Path) -> list[Path]:
-    """Key-frame heatmaps as PNG: <folder>/<name>_frame<index>_{crop,frame}.png."""
-    from PIL import Image
-
-    from ..explain import evidence_gallery
-
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = _safe_stem(a.file["name"])
-    written = []
-    for item in evidence_gallery(a):
-        for kind, img in (("crop", item.crop_overlay), ("frame", item.frame_overlay)):
-            if img is not None:
-                p = folder / f"{stem}_frame{item.index:06d}_{kind}.png"
-                Image.fromarray(img).save(p)
-                written.append(p)
-    return written
 
 
 def _print_text(a) -> None:
@@ -106,17 +92,23 @@ def _print_text(a) -> None:
 
 
 def _write_outputs(a, reports: list[Path], evidence: Path | None) -> None:
-    for path in reports:
-        from ..report import write_report
+    """Reports and heatmap PNGs of one analysis, from one gallery."""
+    if not reports and evidence is None:
+        return
+    from ..explain import evidence_gallery, save_gallery
+    from ..report import write_reports
 
+    gallery = evidence_gallery(a)
+    if reports:
         try:
-            write_report(a, path)
-            console.print(f"  report: {path}")
+            for path in write_reports(a, reports, gallery=gallery):
+                console.print(f"  report: {path}")
         except OSError as exc:
-            console.print(f"[red]error:[/red] could not write {path}: {exc}")
+            console.print(f"[red]error:[/red] could not write the report: {exc}")
     if evidence is not None and a.status == "ok":
-        n = len(_save_evidence(a, evidence))
-        console.print(f"  {n} heatmap images in {evidence}/")
+        stem = _safe_stem(a.file["name"])
+        written = save_gallery(gallery, evidence, lambda _r, item, kind: f"{stem}_frame{item.index:06d}_{kind}.png")
+        console.print(f"  {len(written)} heatmap images in {evidence}/")
 
 
 @app.command("analyze")

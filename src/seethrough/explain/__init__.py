@@ -20,6 +20,7 @@ _EXPORTS = {
     "evidence_gallery": "gallery",
     "frame_overlay": "gallery",
     "heat_overlay": "gallery",
+    "save_gallery": "gallery",
     "CAM_DESCRIPTION": "gradcam",
     "gradcam_from_features": "gradcam",
     "gradcam_maps": "gradcam",

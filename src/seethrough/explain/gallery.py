@@ -61,6 +61,25 @@ def frame_overlay(frame: np.ndarray, cam: np.ndarray, matrix: np.ndarray, box=No
     return out
 
 
+def save_gallery(items: list[GalleryItem], folder, name) -> list:
+    """Write each item's crop and frame overlays as PNG in ``folder``; ``name(rank, item, kind)``
+    gives the file name (``kind`` is ``"crop"`` or ``"frame"``). Returns the paths written."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rank, item in enumerate(items):
+        for kind, img in (("crop", item.crop_overlay), ("frame", item.frame_overlay)):
+            if img is not None:
+                path = folder / name(rank, item, kind)
+                Image.fromarray(img).save(path)
+                written.append(path)
+    return written
+
+
 def evidence_gallery(analysis) -> list[GalleryItem]:
     """Pictures for the key frames of an analysis, most suspicious first ([] without evidence)."""
     art = getattr(analysis, "artifacts", None)

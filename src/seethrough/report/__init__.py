@@ -32,16 +32,26 @@ def write_report(analysis: Any, path: str | Path, *, gallery: Sequence[Any] | No
     """Write the report for an :class:`~seethrough.analysis.Analysis`; HTML or PDF by the suffix of ``path``.
 
     ``gallery`` defaults to ``seethrough.explain.evidence_gallery(analysis)``; pass it when it is
-    already computed (it redoes Grad-CAM work).
+    already computed.
     """
-    fmt = report_format(path)
-    doc = analysis.to_dict()
+    return write_reports(analysis, [path], gallery=gallery)[0]
+
+
+def write_reports(analysis: Any, paths: Sequence[str | Path], *, gallery: Sequence[Any] | None = None) -> list[Path]:
+    """Several reports (e.g. HTML and PDF) of one analysis; the content and its charts are built once."""
+    from .html import html_string
+    from .output import atomic_write_bytes
+    from .pdf import pdf_bytes
+
+    formats = [report_format(p) for p in paths]  # refuse a bad name before any work
     if gallery is None:
         from seethrough.explain import evidence_gallery
 
         gallery = evidence_gallery(analysis)
-    render = render_html if fmt == "html" else render_pdf
-    return render(doc, gallery, Path(path))
+    content = build_content(analysis.to_dict(), gallery)
+    return [atomic_write_bytes(p, html_string(content).encode("utf-8") if fmt == "html" else pdf_bytes(content))
+            for p, fmt in zip(paths, formats)]
 
 
-__all__ = ["ReportContent", "build_content", "render_html", "render_pdf", "report_format", "write_report"]
+__all__ = ["ReportContent", "build_content", "render_html", "render_pdf", "report_format", "write_report",
+           "write_reports"]

@@ -202,20 +202,14 @@ class ScanWorker:
 def write_evidence(a: Any, folder: Path) -> Path:
     """Heatmap PNGs, ``report.html`` and ``analysis.json`` for one analysis, written to a
     temporary folder first and renamed into place (a crash never leaves half a folder)."""
-    from PIL import Image
-
-    from ..explain import evidence_gallery
+    from ..explain import evidence_gallery, save_gallery
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.part")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     gallery = evidence_gallery(a)
-    for rank, item in enumerate(gallery):
-        stem = f"{rank:02d}_frame{item.index:06d}"
-        Image.fromarray(item.crop_overlay).save(tmp / f"{stem}_crop.png")
-        if item.frame_overlay is not None:
-            Image.fromarray(item.frame_overlay).save(tmp / f"{stem}_frame.png")
+    save_gallery(gallery, tmp, lambda rank, item, kind: f"{rank:02d}_frame{item.index:06d}_{kind}.png")
     (tmp / "analysis.json").write_text(json.dumps(a.to_dict(), indent=1), encoding="utf-8")
     try:
         from ..report import write_report

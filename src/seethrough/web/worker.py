@@ -33,7 +33,6 @@ Progress = Callable[[str, float], None]
 #: Share of the progress bar taken by analyze(); the rest is writing the result files.
 ANALYSIS_SHARE = 0.85
 FRAME_MAX_SIDE = 640
-OVERLAY_MAX_SIDE = 960
 
 _OOM_MARKERS = ("can't allocate memory", "cannot allocate memory", "bad_alloc", "out of memory")
 
@@ -158,14 +157,14 @@ def run_job(job: dict, predictor, progress: Progress) -> dict:
     link = work / job["name"]
     os.symlink(os.path.abspath(job["upload_path"]), link)
     try:
-        opts = analyze_options(job["options"])
+        opts = dataclasses.replace(analyze_options(job["options"]), keep_frames=True)  # for the frame viewer
         a = analyze(link, predictor=predictor, options=opts,
                     progress=lambda stage, f: progress(stage, ANALYSIS_SHARE * float(f)))
         _hide_server_paths(a, link)
         artefacts: dict[str, Any] = {"frames": [], "gallery": [], "reports": {}, "problems": []}
         if a.status in ("ok", "no_face"):
             progress("frames", 0.87)
-            _save_frames(link, a, opts, out, artefacts)
+            _save_frames(a, out, artefacts)
             gallery = []
             if a.status == "ok":
                 progress("gallery", 0.9)
@@ -196,24 +195,18 @@ def _hide_server_paths(a, link: Path) -> None:
         a.media["path"] = link.name
 
 
-def _save_frames(path: Path, a, opts, out: Path, artefacts: dict) -> None:
-    """The sampled frames as JPEGs, so the timeline can show any of them."""
+def _save_frames(a, out: Path, artefacts: dict) -> None:
+    """The sampled frames (as analyze() decoded them) as JPEGs, so the timeline can show any of them."""
     from PIL import Image
 
-    from ..media import sample_frames
-
-    wanted = {f.index for f in a.frames}
-    try:
-        frames = sample_frames(path, n=opts.frames, mode=opts.sampling, max_side=FRAME_MAX_SIDE)
-    except Exception as exc:  # noqa: BLE001 - the verdict stands without thumbnails
-        log.warning("frames for the viewer could not be decoded: %s", exc)
-        artefacts["problems"].append("The frame viewer is unavailable: the frames could not be decoded again.")
+    frames = a.artifacts.frames if a.artifacts else {}
+    if not frames:
+        artefacts["problems"].append("The frame viewer is unavailable for this file.")
         return
     (out / "frames").mkdir(exist_ok=True)
-    for fr in frames:
-        if fr.index in wanted:
-            Image.fromarray(fr.image).save(out / "frames" / f"{fr.index}.jpg", quality=85)
-            artefacts["frames"].append(int(fr.index))
+    for index in sorted(frames):
+        Image.fromarray(_fit(frames[index], FRAME_MAX_SIDE)).save(out / "frames" / f"{index}.jpg", quality=85)
+        artefacts["frames"].append(int(index))
 
 
 def _fit(img, max_side: int):
@@ -228,20 +221,16 @@ def _fit(img, max_side: int):
 
 def _save_gallery(a, out: Path, artefacts: dict) -> list:
     """Grad-CAM evidence per key frame: the face crop overlay and the whole-frame overlay."""
-    from PIL import Image
-
     try:
-        from ..explain import evidence_gallery
+        from ..explain import evidence_gallery, save_gallery
 
         items = evidence_gallery(a)
     except Exception as exc:  # noqa: BLE001
         log.warning("evidence gallery failed: %s: %s", type(exc).__name__, exc)
         artefacts["problems"].append("The heatmap gallery could not be produced for this file.")
         return []
-    (out / "gallery").mkdir(exist_ok=True)
+    save_gallery(items, out / "gallery", lambda rank, _item, kind: f"{rank}-{kind}.png")
     for rank, item in enumerate(items):
-        Image.fromarray(item.crop_overlay).save(out / "gallery" / f"{rank}-crop.png")
-        Image.fromarray(_fit(item.frame_overlay, OVERLAY_MAX_SIDE)).save(out / "gallery" / f"{rank}-frame.png")
         artefacts["gallery"].append({
             "rank": rank,
             "index": int(item.index),
@@ -253,18 +242,16 @@ def _save_gallery(a, out: Path, artefacts: dict) -> list:
 
 
 def _save_reports(a, out: Path, artefacts: dict, gallery: list, progress: Progress) -> None:
+    """The HTML and PDF reports, from one build of their content."""
+    progress("report", 0.93)
+    paths = {fmt: out / f"report.{fmt}" for fmt in ("html", "pdf")}
     try:
-        from ..report import write_report
-    except Exception as exc:  # noqa: BLE001
-        log.warning("report module unavailable: %s", exc)
-        artefacts["problems"].append("Reports are unavailable on this server.")
-        return
-    for fmt, frac in (("html", 0.93), ("pdf", 0.96)):
-        progress("report", frac)
-        try:
-            write_report(a, out / f"report.{fmt}", gallery=gallery)
-            artefacts["reports"][fmt] = True
-        except Exception as exc:  # noqa: BLE001
-            log.warning("%s report failed: %s: %s", fmt, type(exc).__name__, exc)
-            artefacts["reports"][fmt] = False
+        from ..report import write_reports
+
+        write_reports(a, list(paths.values()), gallery=gallery)
+    except Exception as exc:  # noqa: BLE001 - the verdict stands without its reports
+        log.warning("reports failed: %s: %s", type(exc).__name__, exc)
+    for fmt, path in paths.items():
+        artefacts["reports"][fmt] = path.is_file()
+        if not path.is_file():
             artefacts["problems"].append(f"The {fmt.upper()} report could not be written.")

@@ -192,6 +192,32 @@ def test_rejoin_joins_the_same_person_only_when_they_never_share_a_frame():
     assert len(rejoin_tracks(both, lambda t: person["anna"])) == 2
 
 
+def test_rejoin_joins_interleaved_pieces_of_one_fast_flickering_face():
+    from seethrough.faces.tracker import rejoin_tracks
+
+    # A steady face, and a second one that darts between two places between sparse
+    # samples: the tracker splits it into two pieces that take turns.
+    steady = _det(100, 300, 60)
+    darting = [_det(400, 100, 60), _det(700, 100, 60), _det(420, 100, 60), _det(720, 100, 60), _det(440, 100, 60)]
+    frames = [[steady, d] for d in darting]
+    pieces = track_faces(frames)
+    assert sorted(t.positions for t in pieces) == [[0, 1, 2, 3, 4], [0, 2, 4], [1, 3]]
+    who = {0: "anna", 1: "ben", 2: "ben"}  # track id -> person
+    person = {"anna": np.zeros(128), "ben": np.ones(128)}
+    joined = rejoin_tracks(pieces, lambda t: person[who[t.track_id]])
+    assert [t.positions for t in joined] == [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]
+    ben = joined[1]
+    assert ben.track_id == 1 and [d.box[0] for d in ben.detections] == [d.box[0] for d in darting]
+    # Two people taking turns (a dialogue cut back and forth) stay two tracks, and an
+    # interleaved pair needs a closer match than pieces that follow one another.
+    who[2] = "carl"
+    person["carl"] = np.ones(128) + 0.45 / np.sqrt(128)  # 0.45 from ben: same person for a later piece only
+    assert len(rejoin_tracks(track_faces(frames), lambda t: person[who[t.track_id]])) == 3
+    later = track_faces([[_det(100, 100, 60)], [_det(105, 100, 60)], [], [], [], [_det(400, 100, 60)]],
+                        TrackerConfig(max_gap=2))
+    assert len(rejoin_tracks(later, lambda t: person[("ben", "carl")[t.track_id]])) == 1
+
+
 def test_person_who_leaves_and_comes_back_is_one_track(tmp_path):
     # 12 sampled frames without a face: longer than the tracker bridges (max_gap 8).
     path = make_face_video(tmp_path / "away.mp4", n_frames=24, size=(480, 360), scale=0.6, no_face_frames=range(6, 18))

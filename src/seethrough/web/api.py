@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..log import get_logger
+from .limits import check_disk, check_queue, check_rate
 from .security import COOKIE, require_token, token_ok
 from .store import AnalysisRow
 from .uploads import ReceivedFile, UploadProblem, probe_status, probe_upload, receive_multipart, store_upload
@@ -87,6 +88,9 @@ ERROR_RESPONSES = {
     413: {"description": "File larger than the server's limit"},
     415: {"description": "Not a video or image (decided by opening it)"},
     422: {"description": "Damaged or truncated media"},
+    429: {"description": "Too many uploads from this address; see Retry-After"},
+    503: {"description": "Too many analyses waiting; see Retry-After"},
+    507: {"description": "The server is short of disk space"},
 }
 
 router = APIRouter(prefix="/api", tags=["analyses"])
@@ -222,8 +226,24 @@ def _submit_one(app, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> t
     return 202, {**summary(row), "reused": False}
 
 
+def _admit(request: Request) -> None:
+    """Rate, queue and disk checks before any of the body is read (see :mod:`.limits`)."""
+    s = request.app.state.settings
+    check_rate(request.app.state.submit_limiter, _client(request))
+    if s.max_queued:
+        _, queued = request.app.state.store.list(status="queued", limit=1)
+        check_queue(queued, s.max_queued)
+    declared = request.headers.get("content-length", "")
+    check_disk(s.data_dir, int(declared) if declared.isdigit() else 0, s.min_free_mb)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def _receive(request: Request, max_files: int | None = None):
     s = request.app.state.settings
+    await run_in_threadpool(_admit, request)
     try:
         return await receive_multipart(request, s.tmp_dir, max_file_bytes=s.max_upload_bytes,
                                        max_files=max_files or s.max_files_per_request)
@@ -259,6 +279,12 @@ async def submit_batch(request: Request) -> JSONResponse:
     form = await _receive(request)
     if not form.files:
         raise api_error(400, "no_file", "No files were sent: use the form field 'files'.")
+    if len(form.files) > 1:  # _receive took one file's worth of the client's rate
+        try:
+            check_rate(request.app.state.submit_limiter, _client(request), len(form.files) - 1)
+        except HTTPException:
+            form.discard()
+            raise
     batch_id = new_id()
     items = []
     try:

@@ -19,6 +19,7 @@ from ..log import get_logger
 from . import api, pages
 from .isolation import ProbePool
 from .jobs import JobManager
+from .limits import RateLimiter
 from .security import cross_site
 from .settings import WebSettings, is_loopback
 from .store import Store
@@ -31,7 +32,8 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
             "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                409: "conflict", 413: "too_large", 415: "unsupported", 422: "invalid_request", 500: "internal"}
+                409: "conflict", 413: "too_large", 415: "unsupported", 422: "invalid_request", 429: "rate_limited",
+                500: "internal", 503: "unavailable", 507: "disk_full"}
 INTERNAL_MESSAGE = "Something went wrong on the server. The details are in the server log; please try again."
 
 
@@ -143,6 +145,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.store = store
     app.state.jobs = jobs
     app.state.probes = probes
+    app.state.submit_limiter = RateLimiter(settings.submit_per_minute, settings.submit_burst)
     app.state.model_sha256 = model_sha
     app.state.settings_key = settings.settings_key(model_sha)
 

@@ -11,6 +11,9 @@ Environment variables (all optional):
 ``SEETHROUGH_MEMORY_LIMIT_MB`` address-space limit of each worker process, in MB (default 8192; 0 = none)
 ``SEETHROUGH_MODEL``           checkpoint to use instead of the bundled model
 ``SEETHROUGH_NARRATOR``        narrator engine passed to analyze() (default ``template``)
+``SEETHROUGH_SUBMIT_PER_MIN``  files one client address may upload a minute (default 60, bursts of 60; 0 = no limit)
+``SEETHROUGH_MAX_QUEUED``      analyses allowed to wait for a worker before uploads get 503 (default 500; 0 = no limit)
+``SEETHROUGH_MIN_FREE_MB``     free disk the data folder must keep after an upload, in MB (default 256; 0 = no check)
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ class WebSettings(BaseModel):
     probe_timeout_s: float = Field(30.0, gt=0)
     probe_workers: int = Field(2, ge=1, le=8)
     worker_start_timeout_s: float = Field(180.0, gt=0)
+    submit_per_minute: float = Field(60.0, ge=0)
+    submit_burst: int = Field(60, ge=1)
+    max_queued: int = Field(500, ge=0)
+    min_free_mb: int = Field(256, ge=0)
     # Dotted path of the function a worker runs per job (tests swap in failing runners).
     job_runner: str = "seethrough.web.worker:run_job"
 
@@ -91,6 +98,9 @@ class WebSettings(BaseModel):
             "SEETHROUGH_MEMORY_LIMIT_MB": "memory_limit_mb",
             "SEETHROUGH_MODEL": "model",
             "SEETHROUGH_NARRATOR": "narrator",
+            "SEETHROUGH_SUBMIT_PER_MIN": "submit_per_minute",
+            "SEETHROUGH_MAX_QUEUED": "max_queued",
+            "SEETHROUGH_MIN_FREE_MB": "min_free_mb",
         }
         for var, name in mapping.items():
             if env.get(var):

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -190,6 +191,13 @@ async def receive_multipart(request: Request, tmp_dir: Path, *, max_file_bytes: 
         parser.finalize()
     except UploadProblem:
         rx.form.discard()
+        raise
+    except OSError as exc:
+        rx.form.discard()
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            log.error("disk full while receiving an upload in %s", tmp_dir)
+            raise UploadProblem(507, "disk_full", "The server ran out of disk space while receiving the file; "
+                                                  "nothing was kept. Try again later.") from None
         raise
     except Exception as exc:  # noqa: BLE001 - a malformed body is the client's problem
         rx.form.discard()

@@ -1,0 +1,93 @@
+"""Admission control for uploads: per-client rate, queue length and free disk.
+
+Checked before a request body is read, so a refused upload costs the server nothing:
+
+* **rate**: a token bucket per client address, ``submit_per_minute`` files a minute
+  with bursts up to ``submit_burst`` (429 with ``Retry-After``);
+* **queue**: at most ``max_queued`` analyses waiting for a worker (503 with
+  ``Retry-After``), so a flood of uploads cannot grow the backlog without bound;
+* **disk**: the data folder must keep ``min_free_mb`` free after the upload (507), so
+  a full disk refuses new files instead of breaking the database or the stored
+  uploads and results.
+
+Behind a reverse proxy every request comes from the proxy's address; rate-limit there.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from pathlib import Path
+
+from fastapi import HTTPException
+
+MAX_CLIENTS = 10_000  # buckets kept; the least recently seen are forgotten first
+
+
+class RateLimiter:
+    """Token bucket per key: refills ``per_minute`` tokens a minute up to ``burst``."""
+
+    def __init__(self, per_minute: float, burst: int, clock=time.monotonic):
+        self.rate = per_minute / 60.0
+        self.burst = max(1, int(burst))
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, key: str, n: int = 1) -> float:
+        """Take ``n`` tokens: 0.0 when allowed, else the seconds until they would be there
+        (nothing is taken then). ``n`` beyond the burst can never pass: its wait is inf."""
+        if not self.enabled:
+            return 0.0
+        if n > self.burst:
+            return math.inf
+        now = self.clock()
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            wait = 0.0 if tokens >= n else (n - tokens) / self.rate
+            if wait == 0.0:
+                tokens -= n
+            self._buckets[key] = (tokens, now)
+            while len(self._buckets) > MAX_CLIENTS:
+                self._buckets.popitem(last=False)
+        return wait
+
+
+def _refuse(status: int, code: str, message: str, retry_after: float | None = None) -> HTTPException:
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
+    return HTTPException(status_code=status, detail={"code": code, "message": message}, headers=headers)
+
+
+def check_rate(limiter: RateLimiter, client: str, n: int = 1) -> None:
+    wait = limiter.take(client, n)
+    if wait == 0.0:
+        return
+    if math.isinf(wait):
+        raise _refuse(429, "rate_limited", f"{n} files in one request is more than this server accepts at once "
+                                           f"({limiter.burst}); send them in smaller batches.")
+    raise _refuse(429, "rate_limited", f"Too many uploads from your address: wait {math.ceil(wait)} s and try again.",
+                  retry_after=wait)
+
+
+def check_queue(queued: int, max_queued: int) -> None:
+    if max_queued and queued >= max_queued:
+        raise _refuse(503, "queue_full", f"The server already has {queued} analyses waiting; try again in a minute.",
+                      retry_after=60)
+
+
+def check_disk(data_dir: Path, incoming_bytes: int, min_free_mb: int) -> None:
+    """507 unless ``data_dir`` keeps ``min_free_mb`` free after ``incoming_bytes`` more."""
+    if not min_free_mb:
+        return
+    free = shutil.disk_usage(data_dir).free
+    if free - incoming_bytes < min_free_mb * 1_000_000:
+        raise _refuse(507, "disk_full", "The server is short of disk space and cannot take new files right now; "
+                                        "try again later or ask its administrator to free space.")

@@ -1,0 +1,164 @@
+"""Admission control: per-client upload rate, queue length, free disk, disk full mid-upload.
+
+The app runs without its lifespan (no analysis workers), so queued jobs stay queued and
+every refusal can be checked against what was stored: nothing, each time.
+"""
+
+from __future__ import annotations
+
+import errno
+import math
+from collections import namedtuple
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from seethrough.testing import make_face_image
+from seethrough.web import limits, uploads
+from seethrough.web.limits import RateLimiter
+from seethrough.web.settings import WebSettings
+
+
+class FakeClock:
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_token_bucket_per_client():
+    clock = FakeClock()
+    rl = RateLimiter(per_minute=60, burst=3, clock=clock)
+    assert [rl.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert rl.take("a") == pytest.approx(1.0)  # one token a second
+    assert rl.take("b") == 0.0  # another client has its own bucket
+    clock.t += 0.5
+    assert rl.take("a") == pytest.approx(0.5)  # refused takes nothing
+    clock.t += 0.5
+    assert rl.take("a") == 0.0 and rl.take("a") > 0
+    clock.t += 100
+    assert rl.take("a", 3) == 0.0  # refilled, but never above the burst
+    assert rl.take("a") > 0
+    assert math.isinf(rl.take("c", 4))  # more than a burst can never pass
+    assert RateLimiter(per_minute=0, burst=1).take("a", 99) == 0.0  # 0 = no limit
+
+
+def test_bucket_table_is_bounded(monkeypatch):
+    monkeypatch.setattr(limits, "MAX_CLIENTS", 5)
+    rl = RateLimiter(per_minute=60, burst=1, clock=FakeClock())
+    for i in range(20):
+        rl.take(f"10.0.0.{i}")
+    assert len(rl._buckets) == 5 and "10.0.0.19" in rl._buckets and "10.0.0.0" not in rl._buckets
+
+
+# ------------------------------------------------------------------- over HTTP
+
+
+@pytest.fixture
+def make_client(tmp_path, tiny_checkpoint):
+    from seethrough.web.app import create_app
+
+    made = []
+
+    def make(client_addr: str = "127.0.0.1", **overrides):
+        if not made:
+            settings = WebSettings(data_dir=tmp_path / "data", model=tiny_checkpoint, port=0, **overrides)
+            made.append(create_app(settings))
+        c = TestClient(made[0], base_url="http://127.0.0.1", client=(client_addr, 50000))
+        return c
+
+    yield make
+    for app in made:
+        app.state.probes.close()
+        app.state.store.close()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[Path]:
+    d = tmp_path_factory.mktemp("limit-media")
+    return [make_face_image(d / f"face{i}.png", size=(320 + 16 * i, 240)) for i in range(4)]
+
+
+def _post(client, path: Path):
+    return client.post("/api/analyses", files={"file": (path.name, path.read_bytes(), "image/png")})
+
+
+def _stored(app) -> tuple[int, list[Path], list[Path]]:
+    """(rows in the database, files under uploads/, files under tmp/)."""
+    s = app.state.settings
+    _, total = app.state.store.list(limit=1)
+    return total, [p for p in s.uploads_dir.rglob("*") if p.is_file()], [p for p in s.tmp_dir.rglob("*") if p.is_file()]
+
+
+def _refused(resp, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.text
+    err = resp.json()["error"]
+    assert err["code"] == code and err["message"].strip()
+    return err
+
+
+def test_upload_rate_per_client(make_client, images):
+    me = make_client(submit_per_minute=6, submit_burst=2)  # one upload every 10 s, 2 at once
+    app = me.app
+    assert [_post(me, images[i]).status_code for i in range(2)] == [202, 202]
+    before = _stored(app)
+    resp = _post(me, images[2])
+    err = _refused(resp, 429, "rate_limited")
+    assert 1 <= int(resp.headers["retry-after"]) <= 10 and "wait" in err["message"]
+    assert _stored(app) == before  # nothing kept of the refused upload
+    # Another address has its own allowance.
+    other = make_client("192.0.2.7")
+    assert _post(other, images[2]).status_code == 202
+    # A batch counts every file: one more token is not enough for two files.
+    resp = other.post("/api/batches", files=[("files", (p.name, p.read_bytes(), "image/png")) for p in images[:2]])
+    _refused(resp, 429, "rate_limited")
+    assert _stored(app)[0] == 3 and not _stored(app)[2]
+
+
+def test_queue_cap(make_client, images):
+    c = make_client(max_queued=2)
+    assert [_post(c, images[i]).status_code for i in range(2)] == [202, 202]
+    before = _stored(c.app)
+    resp = _post(c, images[2])
+    err = _refused(resp, 503, "queue_full")
+    assert resp.headers["retry-after"] == "60" and "2 analyses waiting" in err["message"]
+    assert _stored(c.app) == before
+
+
+DiskUsage = namedtuple("DiskUsage", "total used free")
+
+
+def test_low_disk_refuses_uploads_before_reading_them(make_client, images, monkeypatch):
+    c = make_client(min_free_mb=256)
+    size = images[0].stat().st_size
+    # Just enough room for the reserve but not for this file on top of it.
+    monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + size // 2))
+    _refused(_post(c, images[0]), 507, "disk_full")
+    assert _stored(c.app) == (0, [], [])
+    monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + 10 * size))
+    assert _post(c, images[0]).status_code == 202
+
+
+def test_disk_full_while_receiving_keeps_nothing(make_client, images, monkeypatch):
+    c = make_client()
+    real = uploads._Receiver.on_part_data
+
+    def full_disk(self, data, start, end):
+        if self._file is not None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data, start, end)
+
+    monkeypatch.setattr(uploads._Receiver, "on_part_data", full_disk)
+    err = _refused(_post(c, images[0]), 507, "disk_full")
+    assert "nothing was kept" in err["message"]
+    assert _stored(c.app) == (0, [], [])
+    monkeypatch.setattr(uploads._Receiver, "on_part_data", real)
+    assert _post(c, images[0]).status_code == 202  # the server carries on
+
+
+def test_settings_from_env():
+    s = WebSettings.from_env({"SEETHROUGH_SUBMIT_PER_MIN": "0", "SEETHROUGH_MAX_QUEUED": "7", "SEETHROUGH_MIN_FREE_MB": "0"})
+    assert (s.submit_per_minute, s.max_queued, s.min_free_mb) == (0, 7, 0)
+    assert RateLimiter(s.submit_per_minute, s.submit_burst).take("x", 50) == 0.0

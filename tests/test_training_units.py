@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -103,3 +106,30 @@ def test_face_swap_without_another_identity_falls_back_to_blending():
     syn, family = ds.synthesize(0, np.random.default_rng(0))
     assert family == "face_swap" and syn.method == "self_blend"
     assert syn.mask.max() >= 0.5  # blend ratios are 0.5..1
+
+
+def test_failures_list_paths_resolve_against_the_list(tmp_path):
+    from seethrough.errors import ConfigError
+    from seethrough.training.finetune import read_failures
+
+    (tmp_path / "lists").mkdir()
+    listing = tmp_path / "lists" / "f.json"
+    listing.write_text(json.dumps([{"path": "../media/a.mp4", "label": "real"},
+                                   {"path": str(tmp_path / "b.mp4"), "label": 1, "method": "Deepfakes"}]))
+    items = read_failures(listing)
+    assert [it["path"] for it in items] == [str(tmp_path / "media" / "a.mp4"), str(tmp_path / "b.mp4")]
+    assert items[1]["method"] == "Deepfakes"
+    for bad in ("[]", "{}", '[{"label": 0}]', "not json"):
+        listing.write_text(bad)
+        with pytest.raises(ConfigError):
+            read_failures(listing)
+
+
+def test_default_recipe_reals_list_is_committed():
+    from seethrough.training.finetune import read_failures
+
+    listing = Path(__file__).resolve().parents[1] / "configs" / "default_model_reals.json"
+    items = read_failures(listing)
+    assert len(items) == 20 and all(it["label"] == "real" for it in items)
+    # The team's development data sits beside the clone (configs/../../shared/data).
+    assert all(Path(it["path"]).parent == listing.parents[2] / "shared" / "data" / "real_videos" for it in items)

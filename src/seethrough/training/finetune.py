@@ -25,6 +25,24 @@ from .videos import load_video_table
 log = get_logger(__name__)
 
 
+def read_failures(path: str | Path) -> list[dict]:
+    """The items of a failures list (``failures.json`` from ``seethrough evaluate``, or a
+    hand-made list such as ``configs/default_model_reals.json``), with relative media
+    paths resolved against the list's own folder, so a committed list works from any
+    working directory."""
+    path = Path(path)
+    try:
+        items = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"Cannot read the failures list {path}: {exc}") from exc
+    if not isinstance(items, list) or not all(isinstance(it, dict) and "path" in it and "label" in it for it in items):
+        raise ConfigError(f"{path} is not a failures list: expected a JSON list of {{\"path\", \"label\"}} objects.")
+    if not items:
+        raise ConfigError(f"{path} lists no failures: nothing to fine-tune on.")
+    base = path.resolve().parent
+    return [{**it, "path": str((base / it["path"]).resolve())} for it in items]
+
+
 def finetune(
     checkpoint: Path,
     failures: Path,
@@ -46,12 +64,7 @@ def finetune(
         cfg = TrainConfig.model_validate(config)
     except Exception as exc:
         raise ConfigError(f"{checkpoint} does not carry a usable training config: {exc}") from exc
-    try:
-        items = json.loads(Path(failures).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"Cannot read the failures list {failures}: {exc}") from exc
-    if not items:
-        raise ConfigError(f"{failures} lists no failures: nothing to fine-tune on.")
+    items = read_failures(failures)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     listing = out_dir / "failures.csv"
@@ -60,7 +73,7 @@ def finetune(
         w.writeheader()
         for it in items:
             label = "fake" if label_of(it["label"]) else "real"
-            w.writerow({"path": str(Path(it["path"]).resolve()), "label": label,
+            w.writerow({"path": it["path"], "label": label,
                         "method": it.get("method") or "", "group": it["path"]})
     cfg.output_dir = out_dir
     if not Path(cfg.data.cache_dir).is_dir():  # reuse the original run's decoded crops when present

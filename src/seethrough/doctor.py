@@ -292,6 +292,20 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
+def _database_fix(message: str, parsed) -> str | None:
+    """A fix for the usual ways a database server refuses a connection (None: the generic one)."""
+    low = message.lower()
+    where = f"{parsed.host or 'localhost'}:{parsed.port or 'default port'}"
+    if "password authentication failed" in low or "authentication failed" in low or "no password supplied" in low:
+        return f"check the user name and password in DATABASE_URL (user {parsed.username!r})"
+    if "database" in low and "does not exist" in low:
+        return (f"create the database (createdb -h {parsed.host or 'localhost'} {parsed.database}) "
+                "or fix its name in DATABASE_URL")
+    if "connection refused" in low or "timeout" in low or "timed out" in low or "could not translate host" in low:
+        return f"is the database server running and reachable at {where}? Start it or fix host and port in DATABASE_URL"
+    return None
+
+
 @_never_raises("database")
 def check_database(url: str | None = None, timeout: float = 3.0) -> Check:
     """Connect with SQLAlchemy and ``SELECT 1``. A SQLite file not created yet is fine
@@ -300,7 +314,9 @@ def check_database(url: str | None = None, timeout: float = 3.0) -> Check:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    url = url or default_database_url()
+    from .web.store import normalize_database_url
+
+    url = normalize_database_url(url or default_database_url())  # as the web app opens it
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -333,7 +349,7 @@ def check_database(url: str | None = None, timeout: float = 3.0) -> Check:
             conn.execute(text("SELECT 1")).scalar_one()
     except Exception as exc:  # noqa: BLE001 - OperationalError, DBAPIError, socket errors...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return Check("database", "fail", f"{shown}: {first[:160]}", fix)
+        return Check("database", "fail", f"{shown}: {first[:200]}", _database_fix(first, parsed) or fix)
     finally:
         engine.dispose()
     return Check("database", "ok", f"{shown} reachable")

@@ -287,7 +287,7 @@ class TrialRow:
 @dataclass
 class TuneResult:
     study_name: str
-    storage: str
+    storage: str  # the study database URL, password masked
     study_dir: Path
     objective: str
     trials: list[TrialRow] = field(default_factory=list)
@@ -388,14 +388,18 @@ def tune(
     space = space if space is not None else load_space(None)
     check_space(base, space)
     obj = _resolve_objective(base, objective)
-    url = storage or default_storage(study_dir)
+    from .web.store import masked_url, normalize_database_url
+
+    url = normalize_database_url(storage) if storage else default_storage(study_dir)
+    shown = masked_url(url) if storage else url  # never print a database password
     name = study_name or base.name
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and stable since 2.x
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             rdb = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     except Exception as exc:  # noqa: BLE001 - bad URL, missing driver, unreachable server
-        raise ConfigError(f"Cannot open the study storage {url}: {exc}") from None
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        raise ConfigError(f"Cannot open the study storage {shown}: {reason[0] if reason else type(exc).__name__}") from None
     study = optuna.create_study(study_name=name, storage=rdb, direction="maximize", load_if_exists=True,
                                 pruner=_make_pruner(pruner))
     known = study.user_attrs.get("objective")
@@ -420,7 +424,7 @@ def tune(
     finally:  # also after Ctrl-C: what finished so far is summarised
         best_config = _write_outputs(study, base, study_dir)
     log.info("study %s: %d trial(s) run in %.1f s", name, todo, time.time() - t0)
-    return summarize(study, study_dir, url, obj, best_config, ran=todo)
+    return summarize(study, study_dir, shown, obj, best_config, ran=todo)
 
 
 def _write_outputs(study, base: TrainConfig, study_dir: Path) -> Path | None:

@@ -1,24 +1,105 @@
 """The analyses table (SQLAlchemy 2): one row per submitted file and its job.
 
 SQLite by default (WAL mode, so readers never wait on the worker's writes);
-any SQLAlchemy URL works, PostgreSQL included. Rows are returned detached, so
-callers can read them after the session is gone.
+PostgreSQL is supported and tested (``postgresql+psycopg://user:pass@host:5432/db``,
+``pip install -e '.[postgres]'``). Rows are returned detached, so callers can read
+them after the session is gone.
+
+What differs between the two is handled here: PostgreSQL refuses NaN in JSON, NUL
+characters in text and strings longer than their VARCHAR (the result document is
+stored as strict JSON and short display columns are clipped, on every database);
+job claiming locks the claimed row (``FOR UPDATE SKIP LOCKED``) so concurrent
+workers never wait on, or take, the same job; and the tables are created under an
+advisory lock so several processes can open a new database at once.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import math
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, String, Text, create_engine, event, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    String,
+    Text,
+    case,
+    create_engine,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, sessionmaker
 
+from ..errors import ConfigError
 from ..log import get_logger
 
 log = get_logger(__name__)
 
 STATUSES = ("queued", "running", "done", "failed")
+#: pg_advisory_xact_lock key held while the tables are created ("seethrough" in ASCII, truncated).
+_SCHEMA_LOCK_KEY = 0x7365657468726F75
+
+
+def normalize_database_url(url: str) -> str:
+    """The URL SQLAlchemy should get for ``url``.
+
+    ``postgres://`` (the form many hosting services hand out) becomes ``postgresql://``,
+    and a ``postgresql://`` URL without a driver uses psycopg 3 (what the ``postgres``
+    extra installs) when psycopg2, SQLAlchemy's default, is not installed. Anything
+    else is returned unchanged.
+    """
+    url = url.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None \
+            and importlib.util.find_spec("psycopg") is not None:
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def json_dumps(obj: Any) -> str:
+    """Strict JSON for the JSON columns: NaN and infinities become ``null``.
+
+    PostgreSQL rejects the ``NaN`` token Python writes by default, and the API
+    serves these documents as strict JSON anyway.
+    """
+    try:
+        return json.dumps(obj, allow_nan=False)
+    except ValueError:
+        log.debug("non-finite numbers in a stored document were replaced by null")
+        return json.dumps(_finite(obj), allow_nan=False)
 
 
 def utcnow() -> datetime:
@@ -43,7 +124,7 @@ class AnalysisRow(Base):
     name: Mapped[str] = mapped_column(String(255))  # sanitised original name, display only
     stored_path: Mapped[str] = mapped_column(String(255))  # relative to the data folder, server-made
     kind: Mapped[str | None] = mapped_column(String(8), nullable=True)  # image | video
-    size_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # INTEGER stops at 2 GiB on PostgreSQL
     settings_key: Mapped[str] = mapped_column(String(64))
     options: Mapped[dict] = mapped_column(JSON, default=dict)
     narrator: Mapped[str] = mapped_column(String(64), default="template")
@@ -75,6 +156,26 @@ class AnalysisRow(Base):
     )
 
 
+#: Display columns clipped to their VARCHAR length (PostgreSQL refuses longer strings;
+#: SQLite stores them whole). Identifiers and paths are never clipped: too long is a bug there.
+_CLIPPED = ("name", "kind", "narrator", "stage", "error_code", "analysis_status", "verdict", "narrative_engine")
+_LIMITS = {name: AnalysisRow.__table__.c[name].type.length for name in _CLIPPED}
+
+
+def _fit(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` ready for any database: no NUL characters in strings, display columns clipped."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            value = value.replace("\x00", "")
+            limit = _LIMITS.get(key)
+            if limit and len(value) > limit:
+                log.warning("%s clipped to %d characters: %.40r...", key, limit, value)
+                value = value[:limit]
+        out[key] = value
+    return out
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -87,17 +188,43 @@ class Store:
     """Typed access to the analyses table."""
 
     def __init__(self, url: str):
-        self.url = url
-        sqlite = url.startswith("sqlite")
-        self.engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 10} if sqlite else {},
-            pool_pre_ping=not sqlite,
-        )
+        """Open (and if needed create) the table at ``url``; :class:`ConfigError` with a plain
+        reason (password masked) when the URL, the driver or the server is not usable."""
+        self.url = normalize_database_url(url)
+        shown = masked_url(self.url)
+        try:
+            sqlite = make_url(self.url).get_backend_name() == "sqlite"
+            self.engine = create_engine(
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 10} if sqlite else {},
+                pool_pre_ping=not sqlite,
+                json_serializer=json_dumps,
+            )
+        except ModuleNotFoundError as exc:
+            raise ConfigError(f"The database driver for {shown} is not installed ({exc.name}); for PostgreSQL "
+                              "run: pip install -e '.[postgres]' and use postgresql+psycopg://...") from None
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ConfigError(f"DATABASE_URL {shown} is not a usable database URL ({exc}); use e.g. "
+                              "sqlite:////path/seethrough.db or postgresql+psycopg://user:pass@host:5432/db") from None
+        self.dialect = self.engine.dialect.name
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            self._create_schema()
+        except DBAPIError as exc:
+            self.engine.dispose()
+            reason = str(exc.orig or exc).strip().splitlines()
+            raise ConfigError(f"Cannot open the database {shown}: {reason[0] if reason else type(exc).__name__}") from exc
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _create_schema(self) -> None:
+        if self.dialect == "postgresql":
+            # Two servers starting on a new database would otherwise both CREATE TABLE.
+            with self.engine.begin() as conn:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                Base.metadata.create_all(conn)
+        else:
+            Base.metadata.create_all(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -110,7 +237,7 @@ class Store:
     # ---------------------------------------------------------------- create
 
     def create(self, **fields: Any) -> AnalysisRow:
-        row = AnalysisRow(id=new_id(), status="queued", progress=0.0, attempts=0, **fields)
+        row = AnalysisRow(id=new_id(), status="queued", progress=0.0, attempts=0, **_fit(fields))
         now = utcnow()
         row.created_at = row.updated_at = now
         with self._session.begin() as s:
@@ -193,9 +320,12 @@ class Store:
         """Atomically move the oldest queued row to running; ``None`` when the queue is empty."""
         for _ in range(5):
             with self._session.begin() as s:
+                # PostgreSQL: lock the row, skipping rows other workers are claiming right now
+                # (SQLite ignores FOR UPDATE: its writers are serialised anyway).
                 candidate = s.scalar(
                     select(AnalysisRow.id).where(AnalysisRow.status == "queued")
                     .order_by(AnalysisRow.created_at, AnalysisRow.id).limit(1)
+                    .with_for_update(skip_locked=True)
                 )
                 if candidate is None:
                     return None
@@ -214,7 +344,7 @@ class Store:
         with self._session.begin() as s:
             s.execute(
                 update(AnalysisRow).where(AnalysisRow.id == analysis_id, AnalysisRow.status == "running")
-                .values(stage=stage, progress=round(float(progress), 4), updated_at=utcnow())
+                .values(**_fit({"stage": stage}), progress=round(float(progress), 4), updated_at=utcnow())
             )
 
     def finish(self, analysis_id: str, *, status: str, result: dict | None, artefacts: dict | None,
@@ -235,7 +365,7 @@ class Store:
                 kind=(result.get("media") or {}).get("kind"),
             )
         with self._session.begin() as s:
-            return s.execute(update(AnalysisRow).where(AnalysisRow.id == analysis_id).values(**values)).rowcount == 1
+            return s.execute(update(AnalysisRow).where(AnalysisRow.id == analysis_id).values(**_fit(values))).rowcount == 1
 
     def fail(self, analysis_id: str, code: str, message: str) -> bool:
         return self.finish(analysis_id, status="failed", result=None, artefacts=None, error_code=code, error_message=message)
@@ -247,7 +377,7 @@ class Store:
             return
         values: dict[str, Any] = dict(status="queued", stage=None, progress=0.0, updated_at=utcnow())
         if undo_attempt:
-            values["attempts"] = func.max(AnalysisRow.attempts - 1, 0) if self.url.startswith("sqlite") else func.greatest(AnalysisRow.attempts - 1, 0)
+            values["attempts"] = case((AnalysisRow.attempts > 0, AnalysisRow.attempts - 1), else_=0)
         with self._session.begin() as s:
             s.execute(update(AnalysisRow).where(AnalysisRow.id.in_(ids), AnalysisRow.status == "running").values(**values))
 
@@ -258,7 +388,8 @@ class Store:
         """
         requeued, failed = [], []
         with self._session.begin() as s:
-            for row in s.scalars(select(AnalysisRow).where(AnalysisRow.status == "running")):
+            # Locked (PostgreSQL), so two servers recovering at once do not count one interruption twice.
+            for row in s.scalars(select(AnalysisRow).where(AnalysisRow.status == "running").with_for_update()):
                 now = utcnow()
                 row.updated_at = now
                 if row.attempts >= max_attempts:

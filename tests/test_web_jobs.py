@@ -243,3 +243,33 @@ def test_probe_pool_survives_a_crashing_decoder(tmp_path, monkeypatch, face_imag
         assert not r.ok and r.error_class in ("TruncatedMediaError", "CorruptMediaError")
     finally:
         pool.close()
+
+
+def test_a_database_error_fails_only_that_job_and_the_supervisor_carries_on(manager, face_image, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    store = manager.store
+    real_finish, real_claim = store.finish, store.claim_next
+    trouble = {"finish": 1, "claim": 2}
+
+    def flaky_finish(analysis_id, **kw):
+        if kw.get("status") == "done" and trouble["finish"]:
+            trouble["finish"] -= 1
+            raise OperationalError("UPDATE analyses ...", {}, Exception("server closed the connection unexpectedly"))
+        return real_finish(analysis_id, **kw)
+
+    def flaky_claim():
+        if trouble["claim"]:
+            trouble["claim"] -= 1
+            raise OperationalError("SELECT ...", {}, Exception("connection refused"))
+        return real_claim()
+
+    monkeypatch.setattr(store, "finish", flaky_finish)
+    lost = _submit(manager, face_image, "lost.jpg")
+    rows = _wait(store, [lost])
+    assert rows[lost].status == "failed" and rows[lost].error_code == "internal"
+    assert "submit it again" in rows[lost].error_message and "Traceback" not in rows[lost].error_message
+    assert not (manager.settings.results_dir / lost).exists()
+    monkeypatch.setattr(store, "claim_next", flaky_claim)  # the database is away for a moment
+    ok = _submit(manager, face_image, "after-db-error.jpg")
+    assert _wait(store, [ok])[ok].status == "done" and trouble == {"finish": 0, "claim": 0}

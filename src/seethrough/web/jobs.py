@@ -29,6 +29,7 @@ from .worker import worker_main
 log = get_logger(__name__)
 
 PROGRESS_WRITE_INTERVAL_S = 0.2
+STORE_RETRY_S = 2.0  # wait before trying the database again after an error
 
 
 class _Stopping(Exception):
@@ -115,13 +116,23 @@ class Supervisor(threading.Thread):
         try:
             self._ensure_worker()  # load the model before the first job arrives
             while not m.stopping.is_set():
-                row = m.store.claim_next()
+                try:
+                    row = m.store.claim_next()
+                except Exception:  # noqa: BLE001 - e.g. the database server is restarting
+                    log.exception("supervisor %d cannot claim a job; retrying in %.0f s", self.slot, STORE_RETRY_S)
+                    m.stopping.wait(STORE_RETRY_S)
+                    continue
                 if row is None:
                     m.wait_for_work(1.0)
                     continue
                 self.current_job = row.id
                 try:
                     self._run_one(row)
+                except _Stopping:
+                    raise
+                except Exception:  # noqa: BLE001 - one job's trouble must not end the supervisor
+                    log.exception("supervisor %d: unexpected error on job %s", self.slot, row.id)
+                    self._fail_after_error(row.id)
                 finally:
                     self.current_job = None
         except _Stopping:
@@ -195,6 +206,18 @@ class Supervisor(threading.Thread):
             raise
         finally:
             m.cancelled.discard(row.id)
+
+    def _fail_after_error(self, analysis_id: str) -> None:
+        """Mark a job failed after an unexpected error (e.g. the database refused its result).
+        If even that cannot be written, the row stays "running" and the next start's
+        recovery re-queues it."""
+        m = self.manager
+        try:
+            m.store.fail(analysis_id, "internal", "The server hit an unexpected problem while handling this file; "
+                                                  "please submit it again.")
+            m.remove_results(analysis_id)
+        except Exception:  # noqa: BLE001
+            log.exception("could not mark job %s failed; it will be recovered at the next start", analysis_id)
 
     def _store_outcome(self, row: AnalysisRow, outcome: dict) -> None:
         m = self.manager

@@ -10,6 +10,7 @@ import ctypes
 import os
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -51,11 +52,13 @@ def _add_upload(data: Path, src: Path) -> tuple[str, str]:
 
 
 def _insert(store: Store, settings: WebSettings, data: Path, src: Path, name: str, status: str = "queued",
-            attempts: int = 0) -> str:
+            attempts: int = 0, silent_s: float = 600) -> str:
+    """A row as a server left it; a running one's server has not beaten for ``silent_s``."""
     sha, rel = _add_upload(data, src)
     row = AnalysisRow(id=os.urandom(16).hex(), sha256=sha, name=name, stored_path=rel, size_bytes=src.stat().st_size,
                       settings_key="test", options=settings.analysis_options(), narrator="template", status=status,
-                      attempts=attempts, progress=0.0, created_at=utcnow(), updated_at=utcnow())
+                      attempts=attempts, progress=0.0, created_at=utcnow(),
+                      updated_at=utcnow() - timedelta(seconds=silent_s if status == "running" else 0))
     with store._session.begin() as s:
         s.add(row)
     return row.id
@@ -273,3 +276,38 @@ def test_a_database_error_fails_only_that_job_and_the_supervisor_carries_on(mana
     monkeypatch.setattr(store, "claim_next", flaky_claim)  # the database is away for a moment
     ok = _submit(manager, face_image, "after-db-error.jpg")
     assert _wait(store, [ok])[ok].status == "done" and trouble == {"finish": 0, "claim": 0}
+
+
+def test_servers_sharing_a_database_never_take_each_others_running_jobs(tmp_path, tiny_checkpoint, face_image):
+    """A second server on the same database leaves the first one's running job alone while
+    the first beats; a job whose server stopped beating is taken over once its lease ends."""
+    from seethrough.web.jobs import JobManager
+
+    def server(lease_s: float) -> JobManager:
+        settings = WebSettings(data_dir=tmp_path, model=tiny_checkpoint, frames=4, job_timeout_s=120, lease_s=lease_s,
+                               job_runner="test_web_jobs:chaos_runner")
+        settings.ensure_dirs()
+        m = JobManager(settings, Store(settings.db_url))
+        m.start()
+        return m
+
+    a = server(lease_s=2)
+    b = None
+    try:
+        busy = _submit(a, face_image, "sleep.jpg")  # a runs it (and keeps beating) for as long as we let it
+        deadline = time.monotonic() + 60
+        while a.store.get(busy).status != "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        dead = _insert(a.store, a.settings, tmp_path, face_image, "orphan.jpg", status="running", attempts=1, silent_s=1)
+        b = server(lease_s=2)
+        time.sleep(4)  # two leases: the beating job must stay a's, the silent one becomes b's
+        row = b.store.get(busy)
+        assert row.status == "running" and row.attempts == 1 and a.supervisors[0].current_job == busy
+        orphan = _wait(b.store, [dead])[dead]
+        assert orphan.status == "done" and orphan.attempts == 2
+    finally:
+        a.cancel(busy)
+        for m in (a, b):
+            if m is not None:
+                m.stop()
+                m.store.close()

@@ -147,7 +147,8 @@ class Supervisor(threading.Thread):
     def _run_one(self, row: AnalysisRow) -> None:
         m, s = self.manager, self.manager.settings
         timeout = float(s.job_timeout_s)
-        last_write, last_stage = 0.0, None
+        last_write, last_stage = time.monotonic(), None
+        beat_every = float(s.lease_s) / 4
         try:
             if not self._ensure_worker() and not self._ensure_worker():
                 m.store.fail(row.id, "worker_unavailable", self.start_error or "The analysis worker could not start.")
@@ -162,6 +163,9 @@ class Supervisor(threading.Thread):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise ChildTimeout()
+                if time.monotonic() - last_write >= beat_every:
+                    last_write = time.monotonic()
+                    self._heartbeat(row.id)
                 try:
                     msg = self.child.recv(timeout=min(remaining, 0.5))
                 except ChildTimeout:
@@ -207,6 +211,12 @@ class Supervisor(threading.Thread):
         finally:
             m.cancelled.discard(row.id)
 
+    def _heartbeat(self, analysis_id: str) -> None:
+        try:
+            self.manager.store.touch(analysis_id)
+        except Exception:  # noqa: BLE001 - a missed beat is not worth failing the job
+            log.warning("heartbeat of job %s not written (database unreachable?)", analysis_id, exc_info=True)
+
     def _fail_after_error(self, analysis_id: str) -> None:
         """Mark a job failed after an unexpected error (e.g. the database refused its result).
         If even that cannot be written, the row stays "running" and the next start's
@@ -245,23 +255,42 @@ class JobManager:
         self.supervisors: list[Supervisor] = []
         self.cancelled: set[str] = set()  # ids deleted while running (or about to run)
         self.recovered: tuple[list[str], list[str]] = ([], [])
+        self._janitor: threading.Thread | None = None
 
     def start(self) -> None:
-        self.recovered = self.store.recover()
-        requeued, failed = self.recovered
-        if requeued or failed:
-            log.info("restart: %d interrupted job(s) re-queued, %d failed (interrupted twice)", len(requeued), len(failed))
-        for rid in failed:
-            self.remove_results(rid)
+        self.recovered = self.recover()
         self.supervisors = [Supervisor(self, i) for i in range(self.settings.workers)]
         for sup in self.supervisors:
             sup.start()
+        self._janitor = threading.Thread(target=self._watch_leases, name="seethrough-leases", daemon=True)
+        self._janitor.start()
+
+    def recover(self) -> tuple[list[str], list[str]]:
+        """Re-queue (or fail, the second time) running jobs whose server stopped beating:
+        this one before a restart, or another server on the same database."""
+        requeued, failed = self.store.recover(stale_after_s=self.settings.lease_s)
+        if requeued or failed:
+            log.info("%d interrupted job(s) re-queued, %d failed (interrupted twice)", len(requeued), len(failed))
+        for rid in failed:
+            self.remove_results(rid)
+        if requeued:
+            self.notify()
+        return requeued, failed
+
+    def _watch_leases(self) -> None:
+        while not self.stopping.wait(self.settings.lease_s / 4):
+            try:
+                self.recover()
+            except Exception:  # noqa: BLE001 - e.g. the database is restarting; try again next round
+                log.warning("could not look for interrupted jobs", exc_info=True)
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
         self.notify()
         for sup in self.supervisors:
             sup.join(timeout)
+        if self._janitor is not None:
+            self._janitor.join(timeout)
 
     def cancel(self, analysis_id: str) -> bool:
         """Stop the job ``analysis_id`` if a worker runs it, or is just taking it (its worker

@@ -14,6 +14,7 @@ Environment variables (all optional):
 ``SEETHROUGH_SUBMIT_PER_MIN``  files one client address may upload a minute (default 60, bursts of 60; 0 = no limit)
 ``SEETHROUGH_MAX_QUEUED``      analyses allowed to wait for a worker before uploads get 503 (default 500; 0 = no limit)
 ``SEETHROUGH_MIN_FREE_MB``     free disk the data folder must keep after an upload, in MB (default 256; 0 = no check)
+``SEETHROUGH_LEASE_S``         seconds without a heartbeat after which a running job counts as interrupted (default 60)
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class WebSettings(BaseModel):
     submit_burst: int = Field(60, ge=1)
     max_queued: int = Field(500, ge=0)
     min_free_mb: int = Field(256, ge=0)
+    # A running job whose server has not written for this long (it beats every lease/4)
+    # is taken as interrupted and re-queued by any server on the same database.
+    lease_s: float = Field(60.0, ge=1)
     # Dotted path of the function a worker runs per job (tests swap in failing runners).
     job_runner: str = "seethrough.web.worker:run_job"
 
@@ -101,6 +105,7 @@ class WebSettings(BaseModel):
             "SEETHROUGH_SUBMIT_PER_MIN": "submit_per_minute",
             "SEETHROUGH_MAX_QUEUED": "max_queued",
             "SEETHROUGH_MIN_FREE_MB": "min_free_mb",
+            "SEETHROUGH_LEASE_S": "lease_s",
         }
         for var, name in mapping.items():
             if env.get(var):

@@ -19,7 +19,7 @@ import importlib.util
 import json
 import math
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from sqlalchemy import (
@@ -381,15 +381,28 @@ class Store:
         with self._session.begin() as s:
             s.execute(update(AnalysisRow).where(AnalysisRow.id.in_(ids), AnalysisRow.status == "running").values(**values))
 
-    def recover(self, max_attempts: int = 2) -> tuple[list[str], list[str]]:
-        """After a restart: rows left running are re-queued once; a second interruption fails them.
+    def touch(self, analysis_id: str) -> None:
+        """Heartbeat of a running job: its server is alive (see :meth:`recover`)."""
+        with self._session.begin() as s:
+            s.execute(update(AnalysisRow).where(AnalysisRow.id == analysis_id, AnalysisRow.status == "running")
+                      .values(updated_at=utcnow()))
 
-        Returns ``(requeued ids, failed ids)``. Queued rows need nothing: they simply resume.
+    def recover(self, max_attempts: int = 2, stale_after_s: float | None = None) -> tuple[list[str], list[str]]:
+        """Rows left running by a server that stopped are re-queued once; a second
+        interruption fails them.
+
+        With ``stale_after_s``, only rows whose server has not written (progress or
+        heartbeat, :meth:`touch`) for that long count as interrupted, so a server
+        sharing the database with others never takes over their running jobs. Returns
+        ``(requeued ids, failed ids)``. Queued rows need nothing: they simply resume.
         """
         requeued, failed = [], []
+        query = select(AnalysisRow).where(AnalysisRow.status == "running")
+        if stale_after_s is not None:
+            query = query.where(AnalysisRow.updated_at < utcnow() - timedelta(seconds=stale_after_s))
         with self._session.begin() as s:
             # Locked (PostgreSQL), so two servers recovering at once do not count one interruption twice.
-            for row in s.scalars(select(AnalysisRow).where(AnalysisRow.status == "running").with_for_update()):
+            for row in s.scalars(query.with_for_update(skip_locked=True)):
                 now = utcnow()
                 row.updated_at = now
                 if row.attempts >= max_attempts:

@@ -159,6 +159,7 @@ def test_disk_full_while_receiving_keeps_nothing(make_client, images, monkeypatc
 
 
 def test_settings_from_env():
-    s = WebSettings.from_env({"SEETHROUGH_SUBMIT_PER_MIN": "0", "SEETHROUGH_MAX_QUEUED": "7", "SEETHROUGH_MIN_FREE_MB": "0"})
-    assert (s.submit_per_minute, s.max_queued, s.min_free_mb) == (0, 7, 0)
+    s = WebSettings.from_env({"SEETHROUGH_SUBMIT_PER_MIN": "0", "SEETHROUGH_MAX_QUEUED": "7", "SEETHROUGH_MIN_FREE_MB": "0",
+                              "SEETHROUGH_LEASE_S": "30"})
+    assert (s.submit_per_minute, s.max_queued, s.min_free_mb, s.lease_s) == (0, 7, 0, 30)
     assert RateLimiter(s.submit_per_minute, s.submit_burst).take("x", 50) == 0.0

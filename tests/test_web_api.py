@@ -101,6 +101,11 @@ def test_health_openapi_and_docs(client):
                  "/api/analyses/{analysis_id}/report.{fmt}", "/api/batches", "/api/health"):
         assert path in spec["paths"], path
     assert "multipart/form-data" in spec["paths"]["/api/analyses"]["post"]["requestBody"]["content"]
+    # Every status a route really answers is documented (schemathesis found the gaps).
+    assert {"404", "409"} <= set(spec["paths"]["/api/analyses/{analysis_id}/result"]["get"]["responses"])
+    report = spec["paths"]["/api/analyses/{analysis_id}/report.{fmt}"]["get"]["responses"]
+    assert {"application/pdf", "text/html", "application/json"} <= set(report["200"]["content"])
+    assert "404" in spec["paths"]["/api/analyses/{analysis_id}"]["delete"]["responses"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/api/analyses/{analysis_id}/result" in docs.text
     assert "cdn" not in docs.text.lower() and "https://" not in docs.text  # works offline
@@ -327,6 +332,11 @@ def test_malformed_requests_are_plain_errors(client):
     assert_plain_error(client.post("/api/analyses", content=b"{}", headers={"content-type": "application/json"}),
                        415, "not_multipart")
     assert_plain_error(client.post("/api/analyses", files={"other": (None, "x")}), 400, "no_file")
+    err = assert_plain_error(client.post("/api/analyses", files={"file": (None, "not a file part")}), 400, "no_file")
+    assert "arrived as text" in err["message"]
+    # A page far beyond any history is a plain 422, not a database overflow (found by schemathesis).
+    assert_plain_error(client.get("/api/analyses", params={"offset": 126408092468800962560, "status": "failed"}), 422)
+    assert client.get("/api/analyses", params={"offset": 10**9}).json()["items"] == []
     two = [("file", ("a.jpg", b"1", "image/jpeg")), ("file", ("b.jpg", b"2", "image/jpeg"))]
     err = assert_plain_error(client.post("/api/analyses", files=two), 400, "too_many_files")
     assert "/api/batches" in err["message"]

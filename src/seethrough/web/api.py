@@ -93,6 +93,12 @@ ERROR_RESPONSES = {
     507: {"description": "The server is short of disk space"},
 }
 
+AUTH = {401: {"description": "Token missing or wrong (only when the server has one)"}}
+NOT_FOUND = {404: {"description": "No analysis with this id (or no such file in it)"}, **AUTH}
+NOT_READY = {409: {"description": "Not finished yet, or failed: poll the status"}}
+#: Deepest page of the history: beyond it the database would overflow, and no one pages that far.
+MAX_OFFSET = 1_000_000_000
+
 router = APIRouter(prefix="/api", tags=["analyses"])
 _dedup_lock = threading.Lock()
 
@@ -241,6 +247,13 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def _no_file(form, field: str) -> HTTPException:
+    if field in form.fields:
+        return api_error(400, "no_file", f"The form field '{field}' arrived as text, not as a file: send it as a file "
+                                         f"upload (with a file name), e.g. curl -F '{field}=@clip.mp4'.")
+    return api_error(400, "no_file", f"No file was sent: use the form field '{field}'.")
+
+
 async def _receive(request: Request, max_files: int | None = None):
     s = request.app.state.settings
     await run_in_threadpool(_admit, request)
@@ -260,7 +273,7 @@ async def submit(request: Request) -> JSONResponse:
     analysis of the identical file unless `rerun=true`. Poll `GET /api/analyses/{id}`."""
     form = await _receive(request, max_files=1)
     if not form.files:
-        raise api_error(400, "no_file", "No file was sent: use the form field 'file'.")
+        raise _no_file(form, "file")
     try:
         status, body = await run_in_threadpool(_submit_one, request.app, form.files[0],
                                                rerun=_truthy(form.fields.get("rerun")), batch_id=None)
@@ -278,7 +291,7 @@ async def submit_batch(request: Request) -> JSONResponse:
 
     form = await _receive(request)
     if not form.files:
-        raise api_error(400, "no_file", "No files were sent: use the form field 'files'.")
+        raise _no_file(form, "files")
     if len(form.files) > 1:  # _receive took one file's worth of the client's rate
         try:
             check_rate(request.app.state.submit_limiter, _client(request), len(form.files) - 1)
@@ -304,7 +317,7 @@ async def submit_batch(request: Request) -> JSONResponse:
 # ------------------------------------------------------------------------ read
 
 
-@router.get("/analyses", summary="List and search past analyses", dependencies=[Depends(require_token)])
+@router.get("/analyses", summary="List and search past analyses", dependencies=[Depends(require_token)], responses=AUTH)
 def list_analyses(
     request: Request,
     q: str | None = Query(None, max_length=200, description="Part of the file name, or an id / sha256 prefix"),
@@ -312,7 +325,7 @@ def list_analyses(
     status: JobStatus | None = None,
     batch: str | None = Query(None, pattern="^[0-9a-f]{32}$"),
     limit: int = Query(50, ge=1, le=200),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict:
     rows, total = request.app.state.store.list(
         q=q.strip() if q else None, verdict=verdict.value if verdict else None,
@@ -321,7 +334,8 @@ def list_analyses(
     return {"items": [summary(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/analyses/{analysis_id}", summary="Status and progress of one analysis", dependencies=[Depends(require_token)])
+@router.get("/analyses/{analysis_id}", summary="Status and progress of one analysis", dependencies=[Depends(require_token)],
+            responses=NOT_FOUND)
 def get_analysis(request: Request, analysis_id: str) -> dict:
     return summary(_row_or_404(request, analysis_id))
 
@@ -336,7 +350,7 @@ def _result_or_409(request: Request, row: AnalysisRow) -> dict:
 
 
 @router.get("/analyses/{analysis_id}/result", summary="The analysis JSON (schema 1.1)",
-            dependencies=[Depends(require_token)])
+            dependencies=[Depends(require_token)], responses={**NOT_FOUND, **NOT_READY})
 def get_result(request: Request, analysis_id: str) -> JSONResponse:
     """The document described by `schemas/analysis.schema.json`: verdict, per-frame scores, evidence, narrative."""
     row = _row_or_404(request, analysis_id)
@@ -350,7 +364,10 @@ def _download_name(row: AnalysisRow, fmt: str) -> str:
 
 
 @router.get("/analyses/{analysis_id}/report.{fmt}", summary="Download the report (PDF, HTML or JSON)",
-            dependencies=[Depends(require_token)])
+            dependencies=[Depends(require_token)], response_class=Response,
+            responses={200: {"description": "The report file", "content": {"application/pdf": {}, "text/html": {},
+                                                                           "application/json": {}}},
+                       **NOT_FOUND, **NOT_READY})
 def get_report(request: Request, analysis_id: str, fmt: ReportFormat) -> Response:
     row = _row_or_404(request, analysis_id)
     name = _download_name(row, fmt.value)
@@ -367,7 +384,8 @@ def get_report(request: Request, analysis_id: str, fmt: ReportFormat) -> Respons
 
 
 @router.get("/analyses/{analysis_id}/gallery/{rank}/{kind}", summary="A Grad-CAM evidence image (PNG)",
-            dependencies=[Depends(require_token)], response_class=FileResponse)
+            dependencies=[Depends(require_token)], response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}}, **NOT_FOUND})
 def get_gallery_image(request: Request, analysis_id: str, rank: int, kind: EvidenceKind) -> FileResponse:
     """`crop`: heatmap over the face crop; `frame`: heatmap warped back onto the whole frame, face box drawn."""
     row = _row_or_404(request, analysis_id)
@@ -379,7 +397,8 @@ def get_gallery_image(request: Request, analysis_id: str, rank: int, kind: Evide
 
 
 @router.get("/analyses/{analysis_id}/frames/{index}", summary="One sampled frame (JPEG)",
-            dependencies=[Depends(require_token)], response_class=FileResponse)
+            dependencies=[Depends(require_token)], response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND})
 def get_frame(request: Request, analysis_id: str, index: int) -> FileResponse:
     row = _row_or_404(request, analysis_id)
     frames = set((row.artefacts or {}).get("frames") or [])
@@ -393,7 +412,7 @@ def get_frame(request: Request, analysis_id: str, index: int) -> FileResponse:
 
 
 @router.delete("/analyses/{analysis_id}", summary="Delete an analysis, its results and (if unused) its upload",
-               status_code=204, dependencies=[Depends(require_token)])
+               status_code=204, dependencies=[Depends(require_token)], responses=NOT_FOUND)
 def delete_analysis(request: Request, analysis_id: str) -> Response:
     app = request.app
     row = _row_or_404(request, analysis_id)

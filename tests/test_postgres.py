@@ -8,7 +8,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from pg import APP_PASSWORD, pg_url, postgres_server  # noqa: F401 - fixtures
+from test_web_jobs import _add_upload
 
 from seethrough.web.settings import WebSettings
 from seethrough.web.store import AnalysisRow, Store, normalize_database_url, utcnow
@@ -246,16 +246,6 @@ def test_url_forms(postgres_server):
 
 
 # --------------------------------------------------------------------------- web app
-
-
-def _add_upload(data: Path, src: Path) -> tuple[str, str]:
-    from seethrough.inference import file_sha256
-
-    sha = file_sha256(src)
-    rel = f"uploads/{sha[:2]}/{sha}"
-    (data / rel).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, data / rel)
-    return sha, rel
 
 
 def _insert(store: Store, settings: WebSettings, src: Path, name: str, status: str, attempts: int) -> str:

@@ -153,6 +153,8 @@ class Supervisor(threading.Thread):
             if not self._ensure_worker() and not self._ensure_worker():
                 m.store.fail(row.id, "worker_unavailable", self.start_error or "The analysis worker could not start.")
                 return
+            self._heartbeat(row.id)  # starting a replacement worker may have taken a while
+            last_write = time.monotonic()
             self.child.send(("job", m.job_spec(row)))
             deadline = time.monotonic() + timeout
             while True:
@@ -219,15 +221,15 @@ class Supervisor(threading.Thread):
 
     def _fail_after_error(self, analysis_id: str) -> None:
         """Mark a job failed after an unexpected error (e.g. the database refused its result).
-        If even that cannot be written, the row stays "running" and the next start's
-        recovery re-queues it."""
+        If even that cannot be written, the row stays "running" and is re-queued once its
+        lease runs out (see :meth:`JobManager.recover`)."""
         m = self.manager
         try:
             m.store.fail(analysis_id, "internal", "The server hit an unexpected problem while handling this file; "
                                                   "please submit it again.")
             m.remove_results(analysis_id)
         except Exception:  # noqa: BLE001
-            log.exception("could not mark job %s failed; it will be recovered at the next start", analysis_id)
+            log.exception("could not mark job %s failed; it is re-queued when its lease runs out", analysis_id)
 
     def _store_outcome(self, row: AnalysisRow, outcome: dict) -> None:
         m = self.manager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -75,10 +76,12 @@ def test_train_evaluate_analyze(dataset):
     assert m["n_files"] == 3 and m["n_scored"] + m["n_no_face"] + m["n_error"] == 3
     failures = json.loads((out / "failures.json").read_text())
     assert all(set(f) >= {"path", "label", "fake_probability"} for f in failures)
+    assert all(Path(f["path"]).is_absolute() for f in failures)  # usable from any folder
 
-    # Fine-tune on a failures list (written by hand so it is never empty).
+    # Fine-tune on a failures list (written by hand so it is never empty; a relative path
+    # is relative to the list).
     fails = dataset / "fails.json"
-    fails.write_text(json.dumps([{"path": str(dataset / "videos" / "v1.mp4"), "label": 1, "method": "Deepfakes"},
+    fails.write_text(json.dumps([{"path": "videos/v1.mp4", "label": 1, "method": "Deepfakes"},
                                  {"path": str(dataset / "crops" / "r0.jpg"), "label": 0, "method": "original"}]))
     res = runner.invoke(app, ["finetune", "--checkpoint", str(run / "model.pt"), "--failures", str(fails),
                               "--out", str(dataset / "ft"), "--epochs", "1", "--replay", str(dataset / "crops.csv"),

@@ -52,7 +52,7 @@ def evaluate(items: list[Item], out_dir: Path, *, predictor=None, options=None, 
     rows, frame_scores, frame_labels = [], [], []
     for it in tqdm(items, desc="evaluating", unit="file"):
         a = analyze(it.path, predictor=predictor, options=options)
-        row = {"path": str(it.path), "label": it.label, "method": it.method, "status": a.status,
+        row = {"path": str(Path(it.path).resolve()), "label": it.label, "method": it.method, "status": a.status,
                "fake_probability": a.fake_probability, "verdict": a.verdict,
                "predicted_method": (a.method or {}).get("predicted"), "message": a.message}
         rows.append(row)

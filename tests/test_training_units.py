@@ -132,4 +132,5 @@ def test_default_recipe_reals_list_is_committed():
     items = read_failures(listing)
     assert len(items) == 20 and all(it["label"] == "real" for it in items)
     # The team's development data sits beside the clone (configs/../../shared/data).
-    assert all(Path(it["path"]).parent == listing.parents[2] / "shared" / "data" / "real_videos" for it in items)
+    shared = (listing.parents[2] / "shared" / "data" / "real_videos").resolve()  # ../shared may be a link
+    assert all(Path(it["path"]).parent == shared for it in items)

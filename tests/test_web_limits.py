@@ -163,3 +163,23 @@ def test_settings_from_env():
                               "SEETHROUGH_LEASE_S": "30"})
     assert (s.submit_per_minute, s.max_queued, s.min_free_mb, s.lease_s) == (0, 7, 0, 30)
     assert RateLimiter(s.submit_per_minute, s.submit_burst).take("x", 50) == 0.0
+
+
+def test_wrong_tokens_lock_the_address_out(make_client):
+    c = make_client(token="a-long-server-token", auth_failures_per_minute=3)
+    for guess in ("a", "b", "c"):
+        err = _refused(c.get("/api/analyses", headers={"Authorization": f"Bearer {guess}"}), 401, "unauthorized")
+        assert err["message"] == "That token is not right."
+    # Locked out: even the right token waits now, so guessing cannot go on at full speed.
+    resp = c.get("/api/analyses", headers={"Authorization": "Bearer a-long-server-token"})
+    err = _refused(resp, 429, "too_many_attempts")
+    assert 1 <= int(resp.headers["retry-after"]) <= 20 and "wrong tokens" in err["message"]
+    _refused(c.post("/api/session", json={"token": "d"}), 429, "too_many_attempts")
+    # Another address, and the right token, are unaffected; right tokens never count.
+    other = make_client("192.0.2.9")
+    for _ in range(5):
+        assert other.get("/api/analyses", headers={"Authorization": "Bearer a-long-server-token"}).status_code == 200
+    assert other.post("/api/session", json={"token": "a-long-server-token"}).status_code == 200
+    assert other.get("/api/analyses").status_code == 200  # the session cookie carries the token
+    assert _refused(make_client("192.0.2.10").get("/api/analyses"), 401, "unauthorized")["message"].startswith(
+        "This server needs")

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..log import get_logger
 from .limits import check_disk, check_queue, check_rate
-from .security import COOKIE, require_token, token_ok
+from .security import COOKIE, check_token, require_token
 from .store import AnalysisRow
 from .uploads import ReceivedFile, UploadProblem, probe_status, probe_upload, receive_multipart, store_upload
 
@@ -454,8 +454,7 @@ def health(request: Request) -> dict:
 @router.post("/session", summary="Exchange the API token for a browser cookie", tags=["service"])
 def open_session(request: Request, body: TokenBody) -> JSONResponse:
     s = request.app.state.settings
-    if not token_ok(s, body.token):
-        raise api_error(401, "unauthorized", "That token is not right.")
+    check_token(s, request, body.token)
     resp = JSONResponse({"ok": True})
     if s.token:
         resp.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", secure=request.url.scheme == "https")

@@ -146,6 +146,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.probes = probes
     app.state.submit_limiter = RateLimiter(settings.submit_per_minute, settings.submit_burst)
+    app.state.auth_failures = RateLimiter(settings.auth_failures_per_minute, max(1, int(settings.auth_failures_per_minute)))
     app.state.model_sha256 = model_sha
     app.state.settings_key = settings.settings_key(model_sha)
 

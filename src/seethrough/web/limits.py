@@ -41,6 +41,15 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
+    def wait(self, key: str, n: int = 1) -> float:
+        """Seconds until ``n`` tokens are there for ``key`` (0.0: now), taking nothing."""
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), self.clock()))
+        tokens = min(float(self.burst), tokens + (self.clock() - last) * self.rate)
+        return 0.0 if tokens >= n else (n - tokens) / self.rate
+
     def take(self, key: str, n: int = 1) -> float:
         """Take ``n`` tokens: 0.0 when allowed, else the seconds until they would be there
         (nothing is taken then). ``n`` beyond the burst can never pass: its wait is inf."""

@@ -9,6 +9,7 @@ With a token configured (required beyond loopback), every API route except
 from __future__ import annotations
 
 import hmac
+import math
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
@@ -32,14 +33,33 @@ def token_ok(settings: WebSettings, presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(presented.encode(), settings.token.encode())
 
 
-def check_token(settings: WebSettings, request: Request) -> None:
-    """Raise 401 unless the request carries the configured token (no token configured: open)."""
-    if not token_ok(settings, presented_token(request)):
+def check_token(settings: WebSettings, request: Request, presented: str | None = None) -> None:
+    """Raise 401 unless the request carries the configured token (no token configured: open).
+
+    Wrong tokens are counted per client address: after ``auth_failures_per_minute`` of
+    them, that address gets 429 for every token, right or wrong, until its allowance
+    refills, so the token cannot be guessed at the speed of the server.
+    """
+    if not settings.token:
+        return
+    app = request.scope.get("app")
+    failures = getattr(app.state, "auth_failures", None) if app is not None else None
+    client = request.client.host if request.client else "unknown"
+    if failures is not None and (wait := failures.wait(client)) > 0:
         raise HTTPException(
-            status_code=401,
-            detail={"code": "unauthorized", "message": "This server needs an access token: send it as 'Authorization: Bearer TOKEN'."},
-            headers={"WWW-Authenticate": "Bearer"},
+            status_code=429,
+            detail={"code": "too_many_attempts",
+                    "message": f"Too many wrong tokens from your address: wait {math.ceil(wait)} s and try again."},
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
+    token = presented if presented is not None else presented_token(request)
+    if not token_ok(settings, token):
+        if failures is not None:
+            failures.take(client)
+        message = ("That token is not right." if token else
+                   "This server needs an access token: send it as 'Authorization: Bearer TOKEN'.")
+        raise HTTPException(status_code=401, detail={"code": "unauthorized", "message": message},
+                            headers={"WWW-Authenticate": "Bearer"})
 
 
 def require_token(request: Request) -> None:

@@ -74,6 +74,8 @@ class WebSettings(BaseModel):
     # A running job whose server has not written for this long (it beats every lease/4)
     # is taken as interrupted and re-queued by any server on the same database.
     lease_s: float = Field(60.0, ge=1)
+    # Wrong API tokens one client address may send a minute before it is locked out (429).
+    auth_failures_per_minute: float = Field(10.0, ge=1)
     # Dotted path of the function a worker runs per job (tests swap in failing runners).
     job_runner: str = "seethrough.web.worker:run_job"
 

@@ -19,7 +19,8 @@ from pg import APP_PASSWORD, pg_url, postgres_server  # noqa: F401 - fixtures
 from test_web_jobs import _add_upload
 
 from seethrough.web.settings import WebSettings
-from seethrough.web.store import AnalysisRow, Store, normalize_database_url, utcnow
+from seethrough.dburl import normalize_database_url
+from seethrough.web.store import AnalysisRow, Store, utcnow
 
 SHA_A, SHA_B = "a" * 64, "b" * 64
 

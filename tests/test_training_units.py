@@ -131,6 +131,6 @@ def test_default_recipe_reals_list_is_committed():
     listing = Path(__file__).resolve().parents[1] / "configs" / "default_model_reals.json"
     items = read_failures(listing)
     assert len(items) == 20 and all(it["label"] == "real" for it in items)
-    # The team's development data sits beside the clone (configs/../../shared/data).
+    # Only paths are checked, no file is read: the team's data sits beside the clone (configs/../../shared/data).
     shared = (listing.parents[2] / "shared" / "data" / "real_videos").resolve()  # ../shared may be a link
     assert all(Path(it["path"]).parent == shared for it in items)

@@ -314,7 +314,7 @@ def check_database(url: str | None = None, timeout: float = 3.0) -> Check:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-    from .web.store import normalize_database_url
+    from .dburl import normalize_database_url
 
     url = normalize_database_url(url or default_database_url())  # as the web app opens it
     try:

@@ -388,7 +388,7 @@ def tune(
     space = space if space is not None else load_space(None)
     check_space(base, space)
     obj = _resolve_objective(base, objective)
-    from .web.store import masked_url, normalize_database_url
+    from .dburl import masked_url, normalize_database_url
 
     url = normalize_database_url(storage) if storage else default_storage(study_dir)
     shown = masked_url(url) if storage else url  # never print a database password

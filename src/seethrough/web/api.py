@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..log import get_logger
-from .limits import check_disk, check_queue, check_rate
+from .limits import check_disk, check_queue, check_rate, client_address
 from .security import COOKIE, check_token, require_token
 from .store import AnalysisRow
 from .uploads import ReceivedFile, UploadProblem, probe_status, probe_upload, receive_multipart, store_upload
@@ -235,16 +235,11 @@ def _submit_one(app, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> t
 def _admit(request: Request) -> None:
     """Rate, queue and disk checks before any of the body is read (see :mod:`.limits`)."""
     s = request.app.state.settings
-    check_rate(request.app.state.submit_limiter, _client(request))
+    check_rate(request.app.state.submit_limiter, client_address(request))
     if s.max_queued:
-        _, queued = request.app.state.store.list(status="queued", limit=1)
-        check_queue(queued, s.max_queued)
+        check_queue(request.app.state.store.counts()["queued"], s.max_queued)
     declared = request.headers.get("content-length", "")
     check_disk(s.data_dir, int(declared) if declared.isdigit() else 0, s.min_free_mb)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _no_file(form, field: str) -> HTTPException:
@@ -294,7 +289,7 @@ async def submit_batch(request: Request) -> JSONResponse:
         raise _no_file(form, "files")
     if len(form.files) > 1:  # _receive took one file's worth of the client's rate
         try:
-            check_rate(request.app.state.submit_limiter, _client(request), len(form.files) - 1)
+            check_rate(request.app.state.submit_limiter, client_address(request), len(form.files) - 1)
         except HTTPException:
             form.discard()
             raise

@@ -41,14 +41,20 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.rate > 0
 
+    def _level(self, key: str, now: float) -> float:
+        """Tokens in ``key``'s bucket at ``now`` (call with the lock held)."""
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate)
+
+    def _wait_for(self, tokens: float, n: int) -> float:
+        return 0.0 if tokens >= n else (n - tokens) / self.rate
+
     def wait(self, key: str, n: int = 1) -> float:
         """Seconds until ``n`` tokens are there for ``key`` (0.0: now), taking nothing."""
         if not self.enabled:
             return 0.0
         with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), self.clock()))
-        tokens = min(float(self.burst), tokens + (self.clock() - last) * self.rate)
-        return 0.0 if tokens >= n else (n - tokens) / self.rate
+            return self._wait_for(self._level(key, self.clock()), n)
 
     def take(self, key: str, n: int = 1) -> float:
         """Take ``n`` tokens: 0.0 when allowed, else the seconds until they would be there
@@ -59,18 +65,23 @@ class RateLimiter:
             return math.inf
         now = self.clock()
         with self._lock:
-            tokens, last = self._buckets.pop(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-            wait = 0.0 if tokens >= n else (n - tokens) / self.rate
+            tokens = self._level(key, now)
+            wait = self._wait_for(tokens, n)
             if wait == 0.0:
                 tokens -= n
-            self._buckets[key] = (tokens, now)
+            self._buckets.pop(key, None)
+            self._buckets[key] = (tokens, now)  # last: the most recently seen
             while len(self._buckets) > MAX_CLIENTS:
                 self._buckets.popitem(last=False)
         return wait
 
 
-def _refuse(status: int, code: str, message: str, retry_after: float | None = None) -> HTTPException:
+def client_address(request) -> str:
+    """The key a client is limited by: its address as the server sees it."""
+    return request.client.host if request.client else "unknown"
+
+
+def refuse(status: int, code: str, message: str, retry_after: float | None = None) -> HTTPException:
     headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
     return HTTPException(status_code=status, detail={"code": code, "message": message}, headers=headers)
 
@@ -80,15 +91,15 @@ def check_rate(limiter: RateLimiter, client: str, n: int = 1) -> None:
     if wait == 0.0:
         return
     if math.isinf(wait):
-        raise _refuse(429, "rate_limited", f"{n} files in one request is more than this server accepts at once "
+        raise refuse(429, "rate_limited", f"{n} files in one request is more than this server accepts at once "
                                            f"({limiter.burst}); send them in smaller batches.")
-    raise _refuse(429, "rate_limited", f"Too many uploads from your address: wait {math.ceil(wait)} s and try again.",
+    raise refuse(429, "rate_limited", f"Too many uploads from your address: wait {math.ceil(wait)} s and try again.",
                   retry_after=wait)
 
 
 def check_queue(queued: int, max_queued: int) -> None:
     if max_queued and queued >= max_queued:
-        raise _refuse(503, "queue_full", f"The server already has {queued} analyses waiting; try again in a minute.",
+        raise refuse(503, "queue_full", f"The server already has {queued} analyses waiting; try again in a minute.",
                       retry_after=60)
 
 
@@ -98,5 +109,5 @@ def check_disk(data_dir: Path, incoming_bytes: int, min_free_mb: int) -> None:
         return
     free = shutil.disk_usage(data_dir).free
     if free - incoming_bytes < min_free_mb * 1_000_000:
-        raise _refuse(507, "disk_full", "The server is short of disk space and cannot take new files right now; "
+        raise refuse(507, "disk_full", "The server is short of disk space and cannot take new files right now; "
                                         "try again later or ask its administrator to free space.")

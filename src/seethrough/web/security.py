@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
+from .limits import client_address, refuse
 from .settings import WebSettings
 
 COOKIE = "seethrough_token"
@@ -44,14 +45,10 @@ def check_token(settings: WebSettings, request: Request, presented: str | None =
         return
     app = request.scope.get("app")
     failures = getattr(app.state, "auth_failures", None) if app is not None else None
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     if failures is not None and (wait := failures.wait(client)) > 0:
-        raise HTTPException(
-            status_code=429,
-            detail={"code": "too_many_attempts",
-                    "message": f"Too many wrong tokens from your address: wait {math.ceil(wait)} s and try again."},
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+        raise refuse(429, "too_many_attempts",
+                     f"Too many wrong tokens from your address: wait {math.ceil(wait)} s and try again.", retry_after=wait)
     token = presented if presented is not None else presented_token(request)
     if not token_ok(settings, token):
         if failures is not None:

@@ -15,7 +15,6 @@ advisory lock so several processes can open a new database at once.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import uuid
@@ -44,6 +43,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, sessionmaker
 
+from ..dburl import masked_url, normalize_database_url
 from ..errors import ConfigError
 from ..log import get_logger
 
@@ -52,31 +52,6 @@ log = get_logger(__name__)
 STATUSES = ("queued", "running", "done", "failed")
 #: pg_advisory_xact_lock key held while the tables are created ("seethrough" in ASCII, truncated).
 _SCHEMA_LOCK_KEY = 0x7365657468726F75
-
-
-def normalize_database_url(url: str) -> str:
-    """The URL SQLAlchemy should get for ``url``.
-
-    ``postgres://`` (the form many hosting services hand out) becomes ``postgresql://``,
-    and a ``postgresql://`` URL without a driver uses psycopg 3 (what the ``postgres``
-    extra installs) when psycopg2, SQLAlchemy's default, is not installed. Anything
-    else is returned unchanged.
-    """
-    url = url.strip()
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
-    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None \
-            and importlib.util.find_spec("psycopg") is not None:
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return url
-
-
-def masked_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages and logs)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(not a database URL)"
 
 
 def _finite(obj: Any) -> Any:

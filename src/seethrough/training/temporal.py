@@ -59,7 +59,10 @@ def split_clips(clips: list[Clip], val_groups: set[str] | None, val_frac: float,
 
 @torch.no_grad()
 def embed(model, images: list[np.ndarray], mean, std, batch: int = 64, desc: str = "embedding") -> torch.Tensor:
-    """Backbone embeddings (N, C) of uint8 crops, bf16 autocast on CPU."""
+    """Backbone embeddings (N, C) of uint8 crops (bf16 autocast where the CPU has native bf16)."""
+    from ..inference import cpu_has_fast_bf16
+
+    fast_bf16 = cpu_has_fast_bf16()
     model.eval()
     mean = np.array(mean, np.float32) * 255
     std = np.array(std, np.float32) * 255
@@ -67,7 +70,7 @@ def embed(model, images: list[np.ndarray], mean, std, batch: int = 64, desc: str
     for i in tqdm(range(0, len(images), batch), desc=desc, unit="batch"):
         x = (np.stack(images[i : i + batch]).astype(np.float32) - mean) / std
         x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast_bf16):
             out.append(model.backbone(x).float())
     return torch.cat(out)
 

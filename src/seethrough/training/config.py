@@ -20,24 +20,35 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class CropSource(_Strict):
-    """Face crops listed in a CSV (``path,label[,group][,method]``), e.g. the DFDC crops."""
+class _Listed(_Strict):
+    """What every listed source shares: which rows are used and how they are drawn."""
 
-    kind: Literal["crops"] = "crops"
     csv: Path
     root: Path | None = None  # folder the paths are relative to (default: the CSV's folder)
     limit: int | None = None  # use at most this many rows (quick experiments, tests)
+    # The committed held-out split (configs/benchmark_split.json): only rows of ``part`` are used,
+    # so benchmark and calibration groups never reach training.
+    heldout: Path | None = None
+    part: Literal["train", "calib", "test"] = "train"
+    skip_grid: bool = True  # composites (grid=1) are whole-file tests, never training crops
+    # What "a source" is for source-balanced sampling (frames.source_balance): the whole list,
+    # or each of its groups (e.g. cross_source's repositories).
+    balance_by: Literal["list", "group"] = "list"
+
+
+class CropSource(_Listed):
+    """Face crops listed in a CSV (``path,label[,group][,method]``), e.g. the DFDC crops."""
+
+    kind: Literal["crops"] = "crops"
     fake_method: str = "Deepfakes"  # method label for fake rows without a method column
 
 
-class VideoSource(_Strict):
-    """Videos listed in a metadata CSV (``seethrough prep meta``); faces are cropped on the fly and cached."""
+class VideoSource(_Listed):
+    """Videos or images listed in a metadata CSV (``seethrough prep meta``, or a ``cross_source``-style
+    list); faces are cropped on the fly and cached."""
 
     kind: Literal["videos"] = "videos"
-    csv: Path
-    root: Path | None = None
     frames: int = 16
-    limit: int | None = None
 
 
 class SynthConfig(_Strict):
@@ -81,6 +92,9 @@ class FrameStage(_Strict):
     method_loss_weight: float = 0.3
     class_weighting: bool = True
     oversample: bool = False
+    # 0: draw every crop equally often; 1: every source (a list, or a group of a list with
+    # balance_by: group) equally often; in between: a source's share grows as its size ** (1 - x).
+    source_balance: float = Field(default=0.0, ge=0.0, le=1.0)
     eval_every: int = 0  # steps; 0 = once per epoch
     checkpoint_every: int = 100  # steps between resumable checkpoints
     max_val: int = 2000  # validation items per evaluation (CPU budget)
@@ -117,6 +131,7 @@ class TrainConfig(_Strict):
         for s in [*self.data.sources, *self.temporal.sources]:
             s.csv = fix(s.csv)
             s.root = fix(s.root)
+            s.heldout = fix(s.heldout)
         self.model.weights_path = fix(self.model.weights_path)
         self.frames.init_from = fix(self.frames.init_from)
         self.output_dir = fix(self.output_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -38,6 +38,7 @@ class CropTable:
     methods: list[str]  # "original" for real rows
     groups: list[str]
     paths: list[str]  # one per crop; crops of one video share their video's path (a sequence)
+    sources: list[str] = field(default_factory=list)  # what source-balanced sampling balances; [] = one source
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -51,7 +52,16 @@ class CropTable:
             [self.methods[i] for i in idx],
             [self.groups[i] for i in idx],
             [self.paths[i] for i in idx],
+            [self.sources[i] for i in idx] if self.sources else [],
         )
+
+    def source_weights(self, balance: float) -> np.ndarray:
+        """Per-crop sampling weights (mean 1) under which a source of n crops gets a share ∝ n ** (1 - balance)."""
+        if not self.sources or balance <= 0:
+            return np.ones(len(self))
+        names, inverse, counts = np.unique(np.array(self.sources), return_inverse=True, return_counts=True)
+        w = counts[inverse].astype(np.float64) ** -balance
+        return w * len(w) / w.sum()
 
 
 def label_of(value) -> int:
@@ -59,33 +69,59 @@ def label_of(value) -> int:
     return 1 if str(value).strip().lower() in ("fake", "1") else 0
 
 
-def _read_rows(src: CropSource) -> list[dict]:
+def read_source_rows(src, what: str = "Crop list") -> list[dict]:
+    """The rows of a listed source that training may use: its ``heldout`` part only (benchmark
+    and calibration groups never), composites (``grid=1``) never, at most ``limit``."""
     if not src.csv.is_file():
-        raise ConfigError(f"Crop list not found: {src.csv}")
+        raise ConfigError(f"{what} not found: {src.csv}")
     with open(src.csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     missing = {"path", "label"} - set(rows[0].keys() if rows else [])
     if missing:
         raise ConfigError(f"{src.csv} lacks the column(s) {sorted(missing)}")
+    if src.heldout is not None:
+        from ..datasets.heldout import dataset_name, load_split
+
+        split, dataset = load_split(src.heldout), dataset_name(src.csv)
+        rows = [r for r in rows if split.part_of_row(dataset, r) == src.part]
+    if src.skip_grid:
+        rows = [r for r in rows if str(r.get("grid", "")).strip() != "1"]
     if src.limit:
         rows = rows[: src.limit]
     return rows
 
 
+def row_group(r: dict) -> str:
+    return r.get("group") or r.get("source_video") or r.get("identity") or r["path"]
+
+
+def row_source(src, r: dict) -> str:
+    """The source a row counts towards in source-balanced sampling."""
+    name = src.csv.parent.name
+    return f"{name}/{row_group(r)}" if src.balance_by == "group" else name
+
+
+def selection_key(src) -> list:
+    """What, besides the number of rows, decides which rows a cache holds."""
+    return [str(src.heldout), src.part, src.skip_grid]
+
+
 def load_crop_table(src: CropSource, size: int, cache_dir: Path, landmarks: bool = True) -> CropTable:
     """Decode the crops of ``src`` (resized to ``size``) and their landmarks, cached on disk."""
-    rows = _read_rows(src)
+    rows = read_source_rows(src)
     root = src.root or src.csv.parent
-    key = hashlib.sha1(json.dumps([str(src.csv), str(root), len(rows), size, landmarks]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([str(src.csv), str(root), len(rows), size, landmarks, *selection_key(src)])
+                       .encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"crops-{key}"
     labels = np.array([label_of(r["label"]) for r in rows], np.int64)
     methods = [("original" if y == 0 else (r.get("method") or src.fake_method)) for r, y in zip(rows, labels)]
-    groups = [r.get("group") or r.get("source_video") or r["path"] for r in rows]
+    groups = [row_group(r) for r in rows]
     paths = [r["path"] for r in rows]
+    sources = [row_source(src, r) for r in rows]
     if (cache / "done").exists():
         images = np.load(cache / "images.npy", mmap_mode="r")
         lms = np.load(cache / "landmarks.npy")
-        return CropTable(images, lms, labels, methods, groups, paths)
+        return CropTable(images, lms, labels, methods, groups, paths, sources)
 
     cache.mkdir(parents=True, exist_ok=True)
     images = np.lib.format.open_memmap(cache / "images.npy", mode="w+", dtype=np.uint8, shape=(len(rows), size, size, 3))
@@ -103,7 +139,7 @@ def load_crop_table(src: CropSource, size: int, cache_dir: Path, landmarks: bool
     images.flush()
     np.save(cache / "landmarks.npy", lms)
     (cache / "done").write_text(str(len(rows)))
-    return CropTable(np.load(cache / "images.npy", mmap_mode="r"), lms, labels, methods, groups, paths)
+    return CropTable(np.load(cache / "images.npy", mmap_mode="r"), lms, labels, methods, groups, paths, sources)
 
 
 def _landmarker():

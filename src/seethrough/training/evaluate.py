@@ -28,18 +28,52 @@ class Item:
     path: Path
     label: int  # 0 real, 1 fake
     method: str
+    group: str = ""  # source / source video / identity: what the split holds out
+    family: str = ""  # manipulation family of a fake (cross_source ``family``)
+    kind: str = ""  # image / video / animation, where the list says
+    grid: bool = False  # a composite of several faces: a whole-file test ("a manipulated face is in here")
+    dataset: str = ""  # the labels CSV's folder name
 
 
-def items_from_csv(csv_path: Path, root: Path | None = None, split: str | None = None) -> list[Item]:
-    """Rows of a metadata CSV (``path,label[,method][,split]``); paths relative to ``root`` or the CSV."""
+def items_from_csv(csv_path: Path, root: Path | None = None, split: str | None = None, *,
+                   heldout=None, part: str | None = None) -> list[Item]:
+    """Rows of a labelled list; paths relative to ``root`` or the CSV.
+
+    Reads ``seethrough prep meta`` CSVs (``path,label[,method][,split]``) and the
+    ``cross_source``-style lists (``kind,family,method,group,grid``; images, videos and
+    animations alike). ``split`` keeps rows of that ``split`` column; ``part``
+    (train/calib/test) keeps rows whose group is in that part of the ``heldout`` split
+    (:func:`seethrough.datasets.heldout.load_split`).
+    """
+    from ..datasets.heldout import PARTS, dataset_name
+
     root = root or csv_path.parent
+    dataset = dataset_name(csv_path)
+    if part is not None:
+        if part not in PARTS:
+            raise ValueError(f"part must be one of {', '.join(PARTS)}, got {part!r}")
+        if heldout is None:
+            from ..datasets.heldout import load_split
+
+            heldout = load_split()
     items = []
     with open(csv_path, newline="") as fh:
-        for r in csv.DictReader(fh):
+        reader = csv.DictReader(fh)
+        missing = {"path", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise KeyError(f"{csv_path} lacks the column(s) {', '.join(sorted(missing))}")
+        for r in reader:
             if split and r.get("split") and r["split"] != split:
                 continue
+            if part is not None and heldout.part_of_row(dataset, r) != part:
+                continue
             y = label_of(r["label"])
-            items.append(Item(root / r["path"], y, r.get("method") or ("original" if y == 0 else "unknown")))
+            family = (r.get("family") or "") if y == 1 else ""
+            method = r.get("method") or family or ("original" if y == 0 else "unknown")
+            items.append(Item(root / r["path"], y, "original" if y == 0 else method,
+                              group=r.get("group") or r.get("identity") or r.get("source_video") or "",
+                              family=family, kind=r.get("kind") or "", grid=str(r.get("grid", "")).strip() == "1",
+                              dataset=dataset))
     return items
 
 
@@ -54,7 +88,11 @@ def evaluate(items: list[Item], out_dir: Path, *, predictor=None, options=None, 
         a = analyze(it.path, predictor=predictor, options=options)
         row = {"path": str(Path(it.path).resolve()), "label": it.label, "method": it.method, "status": a.status,
                "fake_probability": a.fake_probability, "verdict": a.verdict,
-               "predicted_method": (a.method or {}).get("predicted"), "message": a.message}
+               "predicted_method": (a.method or {}).get("predicted"), "message": a.message,
+               "dataset": it.dataset, "group": it.group, "family": it.family, "kind": it.kind, "grid": int(it.grid),
+               "abstained": ",".join(r["code"] for r in (a.abstention or {}).get("reasons", [])
+                                     if (a.abstention or {}).get("gated")),
+               "unfamiliarity": (a.abstention or {}).get("unfamiliarity")}
         rows.append(row)
         if a.status == "ok":
             fs = [f.fake_probability for f in a.frames if f.fake_probability is not None]

@@ -47,6 +47,7 @@ def concat_tables(tables: list[CropTable]) -> CropTable:
         sum((t.methods for t in tables), []),
         sum((t.groups for t in tables), []),
         sum((t.paths for t in tables), []),
+        sum((t.sources or [f"list{i}"] * len(t) for i, t in enumerate(tables)), []),
     )
 
 
@@ -206,7 +207,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     fs = cfg.frames
     synth_share = cfg.data.synth.prob * float(np.mean(~np.isnan(train_t.landmarks[train_t.labels == 0, 0, 0]))) if (train_t.labels == 0).any() else 0.0
     weights = (class_weights(train_t.labels, synth_share) if fs.class_weighting else torch.ones(2)).to(ctx.device)
-    sampler = _sampler(ds, train_t.labels, fs.oversample, cfg.seed, ctx)
+    sampler = _sampler(ds, train_t.labels, fs.oversample, cfg.seed, ctx, train_t.source_weights(fs.source_balance))
     g = torch.Generator().manual_seed(cfg.seed + ctx.rank)
     loader = DataLoader(ds, batch_size=fs.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
                         num_workers=cfg.workers, persistent_workers=cfg.workers > 0, generator=g)
@@ -285,12 +286,15 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     return out / "frames_best.pt"
 
 
-def _sampler(ds, labels: np.ndarray, oversample: bool, seed: int, ctx):
-    """None (plain shuffling), class-balanced oversampling, and/or this rank's share of the data."""
-    if oversample:
-        per_class = 1.0 / np.bincount(labels, minlength=2).clip(min=1)
+def _sampler(ds, labels: np.ndarray, oversample: bool, seed: int, ctx, source_weights: np.ndarray | None = None):
+    """None (plain shuffling), class-balanced and/or source-balanced drawing, and/or this rank's share of the data."""
+    balanced = source_weights is not None and not np.allclose(source_weights, source_weights[0])
+    if oversample or balanced:
+        w = np.ones(len(labels)) if source_weights is None else np.asarray(source_weights, np.float64)
+        if oversample:
+            w = w * (1.0 / np.bincount(labels, minlength=2).clip(min=1))[labels]
         g = torch.Generator().manual_seed(seed + ctx.rank)
-        return WeightedRandomSampler(per_class[labels], num_samples=len(labels) // ctx.world_size, replacement=True,
+        return WeightedRandomSampler(torch.as_tensor(w), num_samples=len(labels) // ctx.world_size, replacement=True,
                                      generator=g)
     if ctx.enabled:
         from torch.utils.data import DistributedSampler

@@ -5,7 +5,6 @@ Rows of one video share its ``path`` so the temporal stage can rebuild sequences
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from pathlib import Path
@@ -16,7 +15,7 @@ from tqdm.auto import tqdm
 from ..errors import ConfigError, SeethroughError
 from ..log import get_logger
 from .config import VideoSource
-from .data import CropTable, label_of
+from .data import CropTable, label_of, read_source_rows, row_group, row_source, selection_key
 
 log = get_logger(__name__)
 
@@ -25,18 +24,17 @@ def load_video_table(src: VideoSource, size: int, margin: float, cache_dir: Path
     from ..faces import FacePipeline
     from ..media import sample_frames
 
-    if not src.csv.is_file():
-        raise ConfigError(f"Video list not found: {src.csv}")
-    with open(src.csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if src.limit:
-        rows = rows[: src.limit]
+    rows = read_source_rows(src, "Video list")
     root = src.root or src.csv.parent
-    key = hashlib.sha1(json.dumps([str(src.csv), str(root), len(rows), size, margin, src.frames]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([str(src.csv), str(root), len(rows), size, margin, src.frames, *selection_key(src)])
+                       .encode()).hexdigest()[:12]
     cache = Path(cache_dir) / f"videos-{key}.npz"
+    source_of = {r["path"]: row_source(src, r) for r in rows}
     if cache.exists():
         z = np.load(cache, allow_pickle=False)
-        return CropTable(z["images"], z["landmarks"], z["labels"], list(z["methods"]), list(z["groups"]), list(z["paths"]))
+        paths = list(z["paths"])
+        return CropTable(z["images"], z["landmarks"], z["labels"], list(z["methods"]), list(z["groups"]), paths,
+                         [source_of.get(p, src.csv.parent.name) for p in paths])
 
     pipe = FacePipeline(crop_size=size, margin=margin)
     images, lms, labels, methods, groups, paths = [], [], [], [], [], []
@@ -55,12 +53,12 @@ def load_video_table(src: VideoSource, size: int, margin: float, cache_dir: Path
             lms.append(c.crop_landmarks if c.crop_landmarks is not None else np.full((68, 2), np.nan, np.float32))
             labels.append(y)
             methods.append("original" if y == 0 else (r.get("method") or "unknown"))
-            groups.append(r.get("group") or r.get("identity") or r["path"])
+            groups.append(row_group(r))
             paths.append(r["path"])
     if not images:
         raise ConfigError(f"No face crops could be made from the videos in {src.csv}")
     table = CropTable(np.stack(images), np.stack(lms).astype(np.float32), np.array(labels, np.int64),
-                      methods, groups, paths)
+                      methods, groups, paths, [source_of[p] for p in paths])
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
     np.savez(tmp, images=table.images, landmarks=table.landmarks, labels=table.labels,

@@ -1,0 +1,152 @@
+"""The held-out split: read, applied by evaluate, and respected by training and calibration."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from seethrough.datasets.heldout import default_split_path, load_split
+from seethrough.errors import ConfigError
+from seethrough.testing import make_face_image, make_face_video
+from seethrough.training.evaluate import items_from_csv
+
+COLUMNS = ["path", "label", "kind", "family", "method", "source", "group", "identity", "pair_id", "grid", "notes"]
+
+
+def _split(tmp_path: Path, test=(), calib=(), dataset="cross_source") -> Path:
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps({"version": 1, "datasets": {dataset: {"group_column": "group", "test": list(test),
+                                                                     "calib": list(calib)}}}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cross_source(tmp_path_factory) -> Path:
+    """A cross_source-style list: a real photo source per part, a fake clip, a grid composite, an animation."""
+    root = tmp_path_factory.mktemp("data") / "cross_source"
+    (root / "images").mkdir(parents=True)
+    (root / "videos").mkdir()
+    rows = []
+    for g in ("train_a", "train_b", "calib_a", "test_a"):
+        for i in range(2):
+            p = make_face_image(root / "images" / f"{g}_{i}.jpg", size=(320, 240), scale=0.5)
+            rows.append({"path": f"images/{p.name}", "label": "real", "kind": "image", "group": g, "grid": "0"})
+    clip = make_face_video(root / "videos" / "swap.mp4", n_frames=8, size=(320, 240), scale=0.5)
+    rows.append({"path": f"videos/{clip.name}", "label": "fake", "kind": "video", "family": "face_swap",
+                 "method": "SimSwap", "group": "train_a", "grid": "0"})
+    grid = make_face_image(root / "images" / "grid.jpg", size=(480, 240), scale=0.4, faces=2)
+    rows.append({"path": f"images/{grid.name}", "label": "fake", "kind": "image", "family": "editing",
+                 "method": "StarGAN", "group": "train_b", "grid": "1"})
+    rows.append({"path": f"videos/{clip.name}", "label": "fake", "kind": "animation", "family": "talking_head",
+                 "method": "SadTalker", "group": "test_a", "grid": "0"})
+    with open(root / "labels.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows({k: r.get(k, "") for k in COLUMNS} for r in rows)
+    return root
+
+
+def test_committed_split_is_valid_and_disjoint():
+    split = load_split(default_split_path())
+    assert set(split.datasets) == {"dfdc_faces", "real_videos", "cross_source"}
+    cross = split.dataset("cross_source")
+    assert cross.test and cross.calib and not cross.test & cross.calib
+    assert len(split.dataset("dfdc_faces").test) == 800
+    assert split.dataset("real_videos").part_of("W011") == "test"
+    assert split.dataset("cross_source").part_of("some/unknown-repo") == "train"
+
+
+def test_split_file_errors_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_split(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ConfigError, match="not a valid split file"):
+        load_split(bad)
+    both = _split(tmp_path, test=["x"], calib=["x"])
+    with pytest.raises(ConfigError, match="both test and calib"):
+        load_split(both)
+    split = load_split(_split(tmp_path))
+    with pytest.raises(ConfigError, match="no split for the dataset 'dfdc_faces'"):
+        split.dataset("dfdc_faces")
+
+
+def test_evaluate_reads_cross_source_lists_by_part(cross_source, tmp_path):
+    split = load_split(_split(tmp_path, test=["test_a"], calib=["calib_a"]))
+    every = items_from_csv(cross_source / "labels.csv")
+    assert len(every) == 11
+    grid = next(it for it in every if it.grid)
+    assert grid.label == 1 and grid.family == "editing" and grid.method == "StarGAN"  # whole-file test
+    test = items_from_csv(cross_source / "labels.csv", heldout=split, part="test")
+    assert {it.group for it in test} == {"test_a"}
+    assert sorted(it.kind for it in test) == ["animation", "image", "image"]
+    assert {it.dataset for it in test} == {"cross_source"}
+    calib = items_from_csv(cross_source / "labels.csv", heldout=split, part="calib")
+    assert {it.group for it in calib} == {"calib_a"} and len(calib) == 2
+    with pytest.raises(ValueError, match="part must be one of"):
+        items_from_csv(cross_source / "labels.csv", heldout=split, part="val")
+
+
+def test_training_reads_only_its_part_and_never_composites(cross_source, tmp_path):
+    from seethrough.training.config import VideoSource
+    from seethrough.training.videos import load_video_table
+
+    split_path = _split(tmp_path, test=["test_a"], calib=["calib_a"])
+    src = VideoSource(csv=cross_source / "labels.csv", heldout=split_path, frames=2, balance_by="group")
+    table = load_video_table(src, 64, 1.15, tmp_path / "cache")
+    assert set(table.groups) == {"train_a", "train_b"}
+    assert not any("grid" in p for p in table.paths)
+    assert sorted(set(table.paths)) == ["images/train_a_0.jpg", "images/train_a_1.jpg", "images/train_b_0.jpg",
+                                        "images/train_b_1.jpg", "videos/swap.mp4"]
+    assert set(table.sources) == {"cross_source/train_a", "cross_source/train_b"}
+    # the same list without the split reads every group (another cache, not the one above)
+    everything = load_video_table(VideoSource(csv=cross_source / "labels.csv", frames=2), 64, 1.15, tmp_path / "cache")
+    assert {"test_a", "calib_a"} <= set(everything.groups)
+
+
+def test_source_balance_weights(tmp_path):
+    from seethrough.training.data import CropTable
+
+    n = 110
+    table = CropTable(np.zeros((n, 4, 4, 3), np.uint8), np.zeros((n, 68, 2), np.float32), np.zeros(n, np.int64),
+                      ["original"] * n, ["g"] * n, ["p"] * n, ["big"] * 100 + ["small"] * 10)
+    np.testing.assert_allclose(table.source_weights(0.0), 1.0)
+    for balance, share in ((1.0, 0.5), (0.5, 10**0.5 / (10**0.5 + 100**0.5))):
+        w = table.source_weights(balance)
+        assert w.mean() == pytest.approx(1.0)
+        assert w[100:].sum() / w.sum() == pytest.approx(share)
+    assert table.subset(np.array([0, 105])).sources == ["big", "small"]
+
+
+def test_calibration_uses_only_the_calib_part(cross_source, tiny_checkpoint, tmp_path):
+    from seethrough.inference import Predictor
+    from seethrough.training.calibrate import run_calibration
+
+    split_path = _split(tmp_path, test=["test_a"], calib=["calib_a", "train_b"])
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(f"""
+data:
+  image_size: 64
+  crop_margin: 1.15
+  cache_dir: {tmp_path / 'cache'}
+  sources:
+    - kind: videos
+      csv: {cross_source / 'labels.csv'}
+      frames: 2
+      balance_by: group
+""")
+    out, report = run_calibration(tiny_checkpoint, tmp_path / "cal.pt", cfg, split_path, frames=2, max_per_label=50)
+    # calib: calib_a's 2 photos and train_b's 2 photos; train_b's grid is a whole-file test, so it counts too
+    assert report["files"] == 5 and report["sources"] == 2
+    p = Predictor(out)
+    assert p.familiarity is not None
+    lo, hi = p.thresholds["real_below"], p.thresholds["fake_above"]
+    assert 0 < lo <= 0.4 and 0.6 <= hi < 1
+    assert p.meta.calibration["calibration_report"]["files"] == 5
+    # the familiarity model saw train_a only (test_a and the calib groups are never training crops)
+    assert report["familiarity_sources"] == ["cross_source/train_a"]
+    assert "part calib" in p.meta.calibration["fitted_on"]

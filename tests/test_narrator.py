@@ -12,6 +12,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from seethrough.facts import SCHEMA_VERSION
 from types import SimpleNamespace
 
 import jsonschema
@@ -42,7 +44,7 @@ def valid(doc: dict) -> dict:
 
 def base_doc(**over) -> dict:
     doc = {
-        "schema_version": "1.1", "seethrough_version": "0.1.0",
+        "schema_version": SCHEMA_VERSION, "seethrough_version": "0.1.0",
         "file": {"name": "whistleblower_clip.mp4", "path": SECRET_PATH, "size_bytes": 123456, "sha256": "ab" * 32},
         "status": "ok", "message": None, "error_code": None, "verdict": None, "fake_probability": None,
         "thresholds": {"real_below": 0.3, "fake_above": 0.7}, "method": None, "frames": [], "tracks": [],

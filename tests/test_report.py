@@ -13,6 +13,8 @@ import types
 from importlib import resources
 from pathlib import Path
 
+from seethrough.facts import SCHEMA_VERSION
+
 import numpy as np
 import pytest
 
@@ -62,7 +64,7 @@ def make_gallery(n: int) -> list[GalleryItem]:
 
 def _base(name: str = "interview_clip.mp4") -> dict:
     return {
-        "schema_version": "1.1",
+        "schema_version": SCHEMA_VERSION,
         "seethrough_version": "0.1.0",
         "file": {"name": name, "path": f"/data/{name}", "size_bytes": 2_412_345, "sha256": SHA},
         "status": "ok",

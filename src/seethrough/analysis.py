@@ -16,12 +16,12 @@ import numpy as np
 
 from . import __version__
 from .errors import NoFaceError, SeethroughError
+from .facts import SCHEMA_VERSION
 from .inference import Predictor, file_sha256, get_predictor
 from .log import get_logger
 
 log = get_logger(__name__)
 
-SCHEMA_VERSION = "1.1"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "analysis.schema.json"
 Status = Literal["ok", "no_face", "error"]
 Verdict = Literal["real", "uncertain", "fake"]
@@ -62,6 +62,7 @@ class Analysis:
     fake_probability: float | None = None
     thresholds: dict[str, float] | None = None
     method: dict[str, Any] | None = None
+    abstention: dict[str, Any] | None = None  # whether the verdict was withheld, and why (seethrough.abstain)
     frames: list[FrameScore] = field(default_factory=list)
     tracks: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[str, Any] | None = None
@@ -217,19 +218,37 @@ def _method(probs: dict[str, float]) -> dict[str, Any] | None:
     }
 
 
+def _face_px(crops: list) -> list[float]:
+    """Shortest side of each crop's face box, in frame pixels."""
+    return [float(min(c.box[2] - c.box[0], c.box[3] - c.box[1])) for c in crops]
+
+
+def _decide(predictor: Predictor, scores: Any, crops: list, media: dict | None) -> tuple[str, dict[str, Any]]:
+    """The verdict word of one face, and the abstention block: a gated face is ``uncertain``
+    whatever its score (seethrough.abstain says when and why)."""
+    from .abstain import gate
+
+    block = gate(media=media, face_px=_face_px(crops), unfamiliarity=scores.unfamiliarity,
+                 familiarity_limit=predictor.familiarity_limit)
+    return ("uncertain" if block["gated"] else predictor.verdict(scores.fake_probability)), block
+
+
 def _fill_scores(result: Analysis, predictor: Predictor, track_crops: dict, scored: dict, reported: int) -> None:
     """Verdict, method and per-frame scores from the reported (most suspicious) face; a summary per face."""
     for tid, crops in track_crops.items():
         sc = scored[tid]
         if len(crops) == 1:  # a still (or one usable frame): the frame *is* the clip, so one number
             sc.frame_probabilities = np.array([sc.fake_probability])
+        verdict, block = _decide(predictor, sc, crops, result.media)
+        if tid == reported:
+            result.verdict, result.abstention = verdict, block
         result.tracks.append({
             "track_id": tid,
             "n_frames": len(crops),
             "fake_probability": round(sc.fake_probability, 6),
-            "verdict": predictor.verdict(sc.fake_probability),
+            "verdict": verdict,
             "method": _method(sc.method_probabilities),
-            "median_face_px": round(float(np.median([min(c.box[2] - c.box[0], c.box[3] - c.box[1]) for c in crops])), 1),
+            "median_face_px": round(float(np.median(_face_px(crops))), 1),
             "first_s": round(crops[0].time_s, 4),
             "last_s": round(crops[-1].time_s, 4),
             "boxes": [{"index": c.frame_index, "box": [round(float(v), 1) for v in c.box],
@@ -246,7 +265,6 @@ def _fill_scores(result: Analysis, predictor: Predictor, track_crops: dict, scor
             fs.attention = round(float(sc.attention[i]), 6)
     result.status = "ok"
     result.fake_probability = round(sc.fake_probability, 6)
-    result.verdict = predictor.verdict(sc.fake_probability)
     result.method = _method(sc.method_probabilities)
 
 
@@ -266,7 +284,7 @@ def _explain(result: Analysis, predictor: Predictor, crops: list, scores: Any, f
     # Frames the model found more suspicious count more: their heat is the evidence for "fake".
     regions = aggregate_regions([fs.regions for fs in scored], [0.05 + fs.fake_probability for fs in scored])
     keys = ev.key_frames(result.frames)
-    face_px = [min(c.box[2] - c.box[0], c.box[3] - c.box[1]) for c in crops]
+    face_px = _face_px(crops)
     reported = next(t["track_id"] for t in result.tracks if t["reported"])
     result.evidence = {
         "track_id": reported,
@@ -276,7 +294,7 @@ def _explain(result: Analysis, predictor: Predictor, crops: list, scores: Any, f
         "suspicious_segments": ev.suspicious_segments(result.frames, predictor.thresholds["fake_above"]),
         "caveats": ev.caveats(media=result.media, face_px=face_px, n_scored=len(crops), n_sampled=len(result.frames),
                               n_tracks=len(result.tracks), reported_track=reported, verdict=result.verdict,
-                              method=result.method),
+                              method=result.method, abstention=result.abstention),
         "face_px": {"median": round(float(np.median(face_px)), 1), "min": round(float(np.min(face_px)), 1)},
         "cam": CAM_DESCRIPTION,
     }

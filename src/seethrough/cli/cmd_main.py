@@ -70,6 +70,9 @@ def _print_text(a) -> None:
         f"[bold]{name}[/bold]: [{colour} bold]{a.verdict.upper()}[/{colour} bold] "
         f"(fake probability {a.fake_probability:.3f})"
     )
+    if a.abstention and a.abstention["gated"]:
+        for r in a.abstention["reasons"]:
+            console.print(f"  [yellow]no verdict:[/yellow] {r['text']}")
     if a.method and a.verdict != "real":
         probs = ", ".join(f"{k} {v:.2f}" for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
         console.print(f"  resembles: {a.method['predicted']}  ({probs}; conditional on manipulation)")
@@ -233,10 +236,15 @@ def train_cmd(
 
 @app.command("evaluate")
 def evaluate_cmd(
-    meta: Path = typer.Argument(..., help="Metadata CSV (path,label[,method][,split]) from `seethrough prep meta`."),
+    meta: Path = typer.Argument(..., help="Labelled list: a `seethrough prep meta` CSV (path,label[,method][,split]) "
+                                         "or a cross_source-style labels.csv (kind,family,method,group,grid)."),
     out: Path = typer.Option(Path("eval"), "--out", "-o", help="Folder for the report files."),
     root: Optional[Path] = typer.Option(None, help="Folder the CSV paths are relative to (default: the CSV's folder)."),
     split: Optional[str] = typer.Option(None, help="Only rows of this split (e.g. test)."),
+    part: Optional[str] = typer.Option(None, help="Only rows whose group is in this part (train, calib, test) of the "
+                                                  "held-out split file."),
+    split_file: Optional[Path] = typer.Option(None, "--split-file", help="Held-out split (default: "
+                                                                         "configs/benchmark_split.json)."),
     model: Optional[Path] = typer.Option(None, help="Checkpoint (default: the bundled model)."),
     frames: int = typer.Option(32, help="Frames sampled per video."),
     threshold: float = typer.Option(0.5, help="Fake-probability threshold for accuracy/F1/confusion."),
@@ -246,10 +254,13 @@ def evaluate_cmd(
     from ..inference import get_predictor
     from ..training.evaluate import evaluate, items_from_csv
 
+    from ..datasets.heldout import load_split
+
     try:
         predictor = get_predictor(model)
-        items = items_from_csv(meta, root, split)
-    except (SeethroughError, OSError, KeyError) as exc:
+        heldout = load_split(split_file) if part or split_file else None
+        items = items_from_csv(meta, root, split, heldout=heldout, part=part)
+    except (SeethroughError, OSError, KeyError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     m = evaluate(items, out, predictor=predictor, options=_options(frames, "even", 40, explain=False, narrator=None), threshold=threshold)
@@ -261,6 +272,31 @@ def evaluate_cmd(
         t.add_row(r["method"], str(r["n"]), f"{r['mean_fake_probability']:.3f}", f"{r['called_fake']:.3f}", f"{r['auc_vs_real']:.3f}")
     console.print(t)
     console.print(f"reports in {out}/")
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    checkpoint: Path = typer.Argument(..., help="Checkpoint to calibrate (its weights are not changed)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Calibrated checkpoint to write."),
+    config: Path = typer.Option(Path("configs/model_v2.yaml"), "--config", "-c",
+                                help="Training config whose listed sources give the training crops (familiarity) "
+                                     "and, through the split, the calibration sources."),
+    split_file: Optional[Path] = typer.Option(None, "--split-file", help="Held-out split (default: "
+                                                                         "configs/benchmark_split.json)."),
+    frames: int = typer.Option(32, help="Frames sampled per video, as analyze does."),
+    familiarity: bool = typer.Option(True, help="Fit the familiarity gate (unfamiliar faces get no verdict)."),
+) -> None:
+    """Fit temperature, verdict thresholds and the familiarity gate on sources the model never saw."""
+    from ..errors import SeethroughError
+    from ..training.calibrate import run_calibration
+
+    try:
+        path, report = run_calibration(checkpoint, out, config, split_file, frames=frames, familiarity=familiarity)
+    except (SeethroughError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(json.dumps(report, indent=1))
+    console.print(f"calibrated checkpoint: {path}")
 
 
 @app.command("finetune")

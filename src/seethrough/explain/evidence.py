@@ -115,18 +115,24 @@ def caveats(
     reported_track: int,
     verdict: str,
     method: dict | None,
+    abstention: dict | None = None,
 ) -> list[dict]:
-    """What makes this result less reliable, as ``{code, text}`` items (see the schema's enum)."""
-    out: list[dict] = []
+    """What makes this result less reliable, as ``{code, text}`` items (see the schema's enum).
+
+    The reasons a verdict was withheld (``abstention``, see seethrough.abstain) come first
+    and replace the milder caveat about the same thing."""
+    gated = list((abstention or {}).get("reasons") or []) if (abstention or {}).get("gated") else []
+    codes = {r["code"] for r in gated}
+    out: list[dict] = [dict(r) for r in gated]
     media = media or {}
     is_image = media.get("kind") == "image"
-    if face_px:
+    if face_px and "face_too_small" not in codes:
         median = float(np.median(face_px))
         if median < LOW_FACE_PX:
             out.append({"code": "low_face_resolution",
                         "text": f"The face is small ({median:.0f} px across); fine traces of manipulation may be lost."})
     bpp = bits_per_pixel(media)
-    if bpp is not None and bpp < (HEAVY_IMAGE_BPP if is_image else HEAVY_VIDEO_BPP):
+    if "heavy_compression" not in codes and bpp is not None and bpp < (HEAVY_IMAGE_BPP if is_image else HEAVY_VIDEO_BPP):
         out.append({"code": "heavy_compression",
                     "text": f"The file is heavily compressed ({bpp:.3f} bits per pixel); compression hides and "
                             "imitates manipulation traces."})
@@ -140,7 +146,7 @@ def caveats(
         out.append({"code": "several_faces",
                     "text": f"{n_tracks} faces were analysed; the verdict is for the most suspicious one "
                             f"(face {reported_track})."})
-    if verdict == "uncertain":
+    if verdict == "uncertain" and not gated:
         out.append({"code": "uncertain_band",
                     "text": "The score lies in the uncertain band: the model cannot tell with confidence."})
     if method and verdict != "real":

@@ -122,6 +122,12 @@ def _quote(facts: "Facts", text: str) -> None:
             facts.literal_percents.append(float(m.group(1)))
 
 
+def withheld_reasons(doc: dict) -> list[str]:
+    """The texts of why the verdict was withheld (``abstention`` gated), else []."""
+    block = doc.get("abstention") or {}
+    return [r["text"] for r in block.get("reasons") or [] if r.get("text")] if block.get("gated") else []
+
+
 def media_kind(doc: dict) -> str:
     kind = (doc.get("media") or {}).get("kind")
     return kind if kind in ("video", "image") else "file"
@@ -202,6 +208,12 @@ def summarize(doc: dict) -> tuple[dict, Facts]:
             summary["thresholds"]["real_below"] = prob(thresholds["real_below"])
         if "fake_above" in thresholds:
             summary["thresholds"]["fake_at_or_above"] = prob(thresholds["fake_above"])
+
+    withheld = withheld_reasons(doc)
+    if withheld:
+        summary["verdict_withheld_because"] = withheld
+        for text in withheld:
+            _quote(facts, text)
 
     n_sampled, n_face = face_frame_counts(doc)
     summary["frames_sampled"] = count(n_sampled, "frames")

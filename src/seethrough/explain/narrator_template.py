@@ -6,7 +6,7 @@ the fact checker reads it back, so ``check_reply(template_text(doc), doc) == []`
 
 from __future__ import annotations
 
-from .narrator_facts import face_frame_counts, media_kind, norm_method, one_decimal, pct, summarize
+from .narrator_facts import face_frame_counts, media_kind, norm_method, one_decimal, pct, summarize, withheld_reasons
 
 _ERROR_HINTS = {
     "corrupt_media": "The file appears to be damaged or incomplete; try to obtain the original file.",
@@ -90,8 +90,12 @@ def template_text(doc: dict) -> str:
     # 2. how confident: distance to the thresholds
     t = facts.thresholds
     real_below, fake_above = t.get("real_below"), t.get("fake_above")
-    banded = verdict == "uncertain" and real_below is not None and fake_above is not None
-    if banded:
+    withheld = withheld_reasons(doc)
+    banded = verdict == "uncertain" and not withheld and real_below is not None and fake_above is not None
+    if withheld:
+        sentences.append("It withholds a verdict: " + " ".join(
+            (_caveat_clause(t) + "." if i == 0 else t) for i, t in enumerate(withheld)))
+    elif banded:
         sentences.append(f"That falls in the uncertain band between its threshold of {pct(real_below)} for a real "
                          f"verdict and its threshold of {pct(fake_above)} for a fake verdict, so the evidence does "
                          "not clearly point either way.")
@@ -187,7 +191,8 @@ def template_text(doc: dict) -> str:
 
     # 6. caveats
     if evidence is not None:
-        said = {code for code, yes in (("several_faces", len(tracks) > 1),
+        said = {r.get("code") for r in (doc.get("abstention") or {}).get("reasons") or []} if withheld else set()
+        said |= {code for code, yes in (("several_faces", len(tracks) > 1),
                                        ("uncertain_band", banded),
                                        ("single_image", kind == "image")) if yes}
         texts = [_caveat_clause(c["text"]) for c in evidence.get("caveats") or []

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from . import charts
+from ..explain.narrator_facts import withheld_reasons
 from .images import to_png
 
 REGION_NAMES = {
@@ -215,6 +216,10 @@ def _meaning(doc: dict, p: float | None, th: dict | None) -> str:
         where = f", at or above the {pct(hi)} line for 'fake'" if hi is not None else ""
         return (f"The detector found strong signs that this face was digitally manipulated (calibrated "
                 f"probability {pct(p)}{where}). Treat the footage as suspect until its origin is confirmed.")
+    withheld = withheld_reasons(doc)
+    if verdict == "uncertain" and withheld:
+        return ("No verdict: " + " ".join(withheld) + f" (calibrated probability {pct(p)}, shown for completeness.) "
+                "Verify the footage by other means.")
     if verdict == "uncertain":
         where = f" between the 'real' ({pct(lo)}) and 'fake' ({pct(hi)}) lines" if lo is not None and hi is not None else ""
         return (f"The evidence is inconclusive: the calibrated probability of {pct(p)} lies{where} "

@@ -91,12 +91,13 @@ def make_face_video(
     faces: int = 1,
     codec: str | None = None,
     audio: bool = False,
+    crf: int = 23,
 ) -> Path:
     """Write a short clip of the astronaut moving across a gradient background.
 
     ``no_face_frames`` lists frame indices rendered without any face. The codec
     defaults to one matching the extension (H.264 for mp4/mov/mkv, MJPEG for avi,
-    VP9 for webm).
+    VP9 for webm). ``crf`` is the H.264 quality (51: the heaviest compression).
     """
     import av
 
@@ -109,7 +110,7 @@ def make_face_video(
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         if codec == "libx264":
-            stream.options = {"preset": "ultrafast", "crf": "23"}
+            stream.options = {"preset": "ultrafast", "crf": str(crf)}
         astream = None
         if audio:
             astream = container.add_stream("aac", rate=16000)

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
+from ..facts import SCHEMA_VERSION
 from ..log import get_logger
 from .limits import check_disk, check_queue, check_rate, client_address
 from .security import COOKIE, check_token, require_token
@@ -344,7 +345,7 @@ def _result_or_409(request: Request, row: AnalysisRow) -> dict:
     return doc
 
 
-@router.get("/analyses/{analysis_id}/result", summary="The analysis JSON (schema 1.1)",
+@router.get("/analyses/{analysis_id}/result", summary=f"The analysis JSON (schema {SCHEMA_VERSION})",
             dependencies=[Depends(require_token)], responses={**NOT_FOUND, **NOT_READY})
 def get_result(request: Request, analysis_id: str) -> JSONResponse:
     """The document described by `schemas/analysis.schema.json`: verdict, per-frame scores, evidence, narrative."""

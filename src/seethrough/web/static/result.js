@@ -42,6 +42,10 @@
     b.className = `badge badge-lg badge-${d.verdict}`;
     b.textContent = ST.VERDICT_LABEL[d.verdict];
     $("verdict-score").textContent = `Fake probability ${prob(d.fake_probability)} (calibrated)`;
+    const gate = d.abstention || {};
+    const withheld = gate.gated ? (gate.reasons || []).map((r) => r.text) : [];
+    $("verdict-withheld").textContent = withheld.length ? `No verdict: ${withheld.join(" ")}` : "";
+    show($("verdict-withheld"), withheld.length > 0);
     show(box);
     const th = d.thresholds;
     if (th) {

@@ -1,0 +1,133 @@
+"""The cross-source benchmark's numbers, from the per-file rows ``evaluate`` writes.
+
+What a user meets is the verdict word, so the rates are over verdicts: a fake is *caught*
+when its verdict is ``fake`` (TPR at the fake threshold), a real face is *falsely accused*
+when its verdict is ``fake`` (FPR), a verdict is *confidently wrong* when it is ``real`` or
+``fake`` and wrong, and *coverage* is the share of files that get ``real`` or ``fake`` at all
+(``uncertain``, no face and errors do not). ROC-AUC ranks the calibrated probability of the
+scored files, with a bootstrap 95% interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .metrics import roc_auc
+
+VERDICTS = ("real", "fake")
+
+
+@dataclass
+class Rates:
+    n: int
+    n_real: int
+    n_fake: int
+    auc: float
+    auc_lo: float
+    auc_hi: float
+    tpr: float  # fakes called fake
+    fpr: float  # reals called fake
+    uncertain: float  # share uncertain (of all files)
+    wrong: float  # share confidently wrong (of all files)
+    coverage: float  # share with a real/fake verdict
+    no_face: float
+
+
+def bootstrap_auc(labels: np.ndarray, scores: np.ndarray, n: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """ROC-AUC and its percentile 95% interval from ``n`` resamples within each class."""
+    labels, scores = np.asarray(labels), np.asarray(scores, np.float64)
+    if len(set(labels.tolist())) < 2:
+        return float("nan"), float("nan"), float("nan")
+    auc = roc_auc(labels, scores)
+    rng = np.random.default_rng(seed)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    draws = []
+    for _ in range(n):
+        a, b = rng.choice(pos, len(pos)), rng.choice(neg, len(neg))
+        draws.append(roc_auc(np.r_[np.ones(len(a)), np.zeros(len(b))], np.r_[a, b]))
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return float(auc), float(lo), float(hi)
+
+
+def rates(rows: list[dict], negatives: Iterable[dict] = ()) -> Rates:
+    """The benchmark's numbers for ``rows``; for a set without real files, the AUC ranks its
+    fakes against ``negatives`` (e.g. every held-out real file of the same dataset)."""
+    rows = list(rows)
+    n = len(rows)
+    real = [r for r in rows if int(r["label"]) == 0]
+    fake = [r for r in rows if int(r["label"]) == 1]
+    scored = [r for r in rows if r.get("status") == "ok"]
+    pool = scored if real and fake else scored + [r for r in negatives if r.get("status") == "ok"]
+    y = np.array([int(r["label"]) for r in pool])
+    s = np.array([float(r["fake_probability"]) for r in pool])
+    auc, lo, hi = bootstrap_auc(y, s) if len(pool) else (float("nan"),) * 3
+
+    def share(sel, of) -> float:
+        return float(sum(1 for r in of if sel(r)) / len(of)) if of else float("nan")
+
+    return Rates(
+        n=n, n_real=len(real), n_fake=len(fake), auc=auc, auc_lo=lo, auc_hi=hi,
+        tpr=share(lambda r: r.get("verdict") == "fake", fake),
+        fpr=share(lambda r: r.get("verdict") == "fake", real),
+        uncertain=share(lambda r: r.get("verdict") == "uncertain", rows),
+        wrong=share(lambda r: r.get("verdict") in VERDICTS and (r["verdict"] == "fake") != (int(r["label"]) == 1), rows),
+        coverage=share(lambda r: r.get("verdict") in VERDICTS, rows),
+        no_face=share(lambda r: r.get("status") != "ok", rows),
+    )
+
+
+def _f(x: float, pct: bool = True) -> str:
+    if x != x:  # NaN
+        return "–"
+    return f"{100 * x:.0f}%" if pct else f"{x:.3f}"
+
+
+def _auc(r: Rates) -> str:
+    return "–" if r.auc != r.auc else f"{r.auc:.3f} [{r.auc_lo:.2f}, {r.auc_hi:.2f}]"
+
+
+HEADER = "| {} | n (real/fake) | ROC-AUC [95% CI] | TPR@fake | FPR@fake | uncertain | confidently wrong | coverage | no face |"
+
+
+def table_row(name: str, r: Rates) -> str:
+    return (f"| {name} | {r.n} ({r.n_real}/{r.n_fake}) | {_auc(r)} | {_f(r.tpr)} | {_f(r.fpr)} | {_f(r.uncertain)} | "
+            f"{_f(r.wrong)} | {_f(r.coverage)} | {_f(r.no_face)} |")
+
+
+def table(title: str, rows_by_name: dict[str, list[dict]], negatives: list[dict] = ()) -> list[str]:
+    out = [HEADER.format(title), "|" + "---|" * 9]
+    for name, rows in rows_by_name.items():
+        out.append(table_row(name, rates(rows, negatives)))
+    return out
+
+
+def by(rows: list[dict], key) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in rows:
+        k = key(r)
+        if k:
+            out.setdefault(k, []).append(r)
+    return dict(sorted(out.items()))
+
+
+def targets(datasets: dict[str, list[dict]]) -> dict[str, float]:
+    """The issue's targets, measured: worst confidently-wrong share of a held-out source (each
+    cross_source group; DFDC and the real clips as one source each), overall coverage, worst FPR
+    of a held-out real source (groups with 5+ real files), DFDC ROC-AUC."""
+    cross = datasets.get("cross_source", [])
+    groups = list(by(cross, lambda r: r["group"]).values()) + [rows for k, rows in datasets.items()
+                                                                if k != "cross_source" and rows]
+    everything = [r for rows in datasets.values() for r in rows]
+    real_sources = [rates(g) for g in by(cross, lambda r: r["group"] if int(r["label"]) == 0 else None).values()
+                    if len(g) >= 5]
+    dfdc = datasets.get("dfdc_faces")
+    return {
+        "worst_group_confidently_wrong": max((rates(g).wrong for g in groups), default=float("nan")),
+        "coverage": rates(everything).coverage if everything else float("nan"),
+        "confidently_wrong": rates(everything).wrong if everything else float("nan"),
+        "worst_real_source_fpr": max((r.fpr for r in real_sources), default=float("nan")),
+        "dfdc_auc": rates(dfdc).auc if dfdc else float("nan"),
+    }

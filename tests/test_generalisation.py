@@ -1,0 +1,59 @@
+"""The cross-source benchmark's numbers from per-file rows (the bench script renders them)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from seethrough.training.generalisation import bootstrap_auc, rates, table, targets
+
+
+def row(label, p, verdict, status="ok", group="g", dataset="cross_source"):
+    return {"label": label, "fake_probability": p, "verdict": verdict, "status": status, "group": group,
+            "dataset": dataset}
+
+
+def test_rates_count_verdicts_as_users_see_them():
+    rows = [row(1, 0.9, "fake"), row(1, 0.2, "real"), row(1, 0.5, "uncertain"),
+            row(0, 0.1, "real"), row(0, 0.8, "fake"), row(0, None, None, status="no_face")]
+    r = rates(rows)
+    assert (r.n, r.n_real, r.n_fake) == (6, 3, 3)
+    assert r.tpr == pytest.approx(1 / 3)  # one of three fakes called fake
+    assert r.fpr == pytest.approx(1 / 3)  # one of three reals called fake (the no-face one is not)
+    assert r.wrong == pytest.approx(2 / 6)  # the fake called real and the real called fake
+    assert r.coverage == pytest.approx(4 / 6)
+    assert r.uncertain == pytest.approx(1 / 6) and r.no_face == pytest.approx(1 / 6)
+    assert 0 <= r.auc_lo <= r.auc <= r.auc_hi <= 1
+
+
+def test_fake_only_source_is_ranked_against_the_negatives():
+    fakes = [row(1, p, "fake") for p in (0.7, 0.8, 0.9)]
+    reals = [row(0, p, "real") for p in (0.1, 0.2, 0.75)]
+    r = rates(fakes, negatives=reals)
+    assert r.auc == pytest.approx(8 / 9)
+    assert math.isnan(rates(fakes).auc)
+
+
+def test_bootstrap_interval_narrows_with_more_data():
+    rng = np.random.default_rng(0)
+    def width(n):
+        y = np.r_[np.zeros(n), np.ones(n)]
+        s = np.r_[rng.normal(0, 1, n), rng.normal(1, 1, n)]
+        auc, lo, hi = bootstrap_auc(y, s, n=300)
+        assert lo <= auc <= hi
+        return hi - lo
+    assert width(400) < width(25)
+
+
+def test_targets_and_table():
+    rows = {"cross_source": [row(0, 0.1, "real", group="a"), row(0, 0.9, "fake", group="a")]
+            + [row(0, 0.1, "real", group="b")] * 5 + [row(1, 0.2, "real", group="c")],
+            "dfdc_faces": [row(0, 0.2, "real", dataset="dfdc_faces"), row(1, 0.9, "fake", dataset="dfdc_faces")]}
+    t = targets(rows)
+    assert t["worst_group_confidently_wrong"] == 1.0  # source c: its one fake called real
+    assert t["dfdc_auc"] == 1.0
+    assert t["worst_real_source_fpr"] == 0.0  # only b has 5+ real files
+    lines = table("source", {"a": rows["cross_source"][:2]})
+    assert lines[0].startswith("| source | n (real/fake) |") and lines[2].startswith("| a | 2 (2/0) |")

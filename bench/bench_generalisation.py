@@ -66,7 +66,8 @@ def render(datasets: dict[str, list[dict]], predictor, split_path: Path, frames:
         "",
         "| target | measured |",
         "|---|---|",
-        f"| confidently wrong ≤ 10% in every held-out source | worst {100 * t['worst_group_confidently_wrong']:.0f}% |",
+        f"| confidently wrong ≤ 10% in every held-out source | worst {100 * t['worst_group_confidently_wrong']:.0f}% "
+        f"(of sources with 5+ files: {100 * t['worst_group_confidently_wrong_5plus']:.0f}%) |",
         f"| coverage ≥ 50% overall | {100 * t['coverage']:.0f}% (confidently wrong overall {100 * t['confidently_wrong']:.1f}%) |",
         f"| FPR at the fake threshold ≤ 5% on every held-out real source (5+ files) | worst {100 * t['worst_real_source_fpr']:.0f}% |",
         f"| DFDC held-out ROC-AUC ≥ 0.854 | {t['dfdc_auc']:.3f} |",

@@ -53,7 +53,18 @@ def test_targets_and_table():
             "dfdc_faces": [row(0, 0.2, "real", dataset="dfdc_faces"), row(1, 0.9, "fake", dataset="dfdc_faces")]}
     t = targets(rows)
     assert t["worst_group_confidently_wrong"] == 1.0  # source c: its one fake called real
+    assert t["worst_group_confidently_wrong_5plus"] == 0.0  # b (5 files) is all right
     assert t["dfdc_auc"] == 1.0
     assert t["worst_real_source_fpr"] == 0.0  # only b has 5+ real files
     lines = table("source", {"a": rows["cross_source"][:2]})
     assert lines[0].startswith("| source | n (real/fake) |") and lines[2].startswith("| a | 2 (2/0) |")
+
+
+def test_fast_auc_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
+    from seethrough.training.generalisation import _auc
+
+    rng = np.random.default_rng(1)
+    pos, neg = rng.integers(0, 5, 40) / 4, rng.integers(0, 5, 30) / 4  # many ties
+    assert _auc(pos, neg) == pytest.approx(roc_auc_score(np.r_[np.ones(40), np.zeros(30)], np.r_[pos, neg]))

@@ -150,3 +150,37 @@ data:
     # the familiarity model saw train_a only (test_a and the calib groups are never training crops)
     assert report["familiarity_sources"] == ["cross_source/train_a"]
     assert "part calib" in p.meta.calibration["fitted_on"]
+
+
+def test_finetune_never_takes_failures_of_held_out_groups(tmp_path):
+    from seethrough.training.finetune import trainable_failures
+
+    split = load_split(_split(tmp_path, test=["test_a"], calib=["calib_a"]))
+    items = [{"path": "a.jpg", "label": 1, "dataset": "cross_source", "group": "test_a"},
+             {"path": "b.jpg", "label": 0, "dataset": "cross_source", "group": "calib_a"},
+             {"path": "c.jpg", "label": 1, "dataset": "cross_source", "group": "train_a"},
+             {"path": "d.jpg", "label": 0}]  # a hand-made list without dataset/group: the user's own files
+    assert [it["path"] for it in trainable_failures(items, split)] == ["c.jpg", "d.jpg"]
+    assert trainable_failures(items, None) == items
+    with pytest.raises(ConfigError, match="held-out group"):
+        trainable_failures(items[:2], split)
+
+
+def test_thresholds_protect_reals_and_keep_coverage():
+    from seethrough.training.calibrate import FAKE_LINE_FPR, fit_thresholds
+
+    rng = np.random.default_rng(0)
+    # a weak model: real and fake scores overlap almost completely, in two real and two fake sources
+    p = np.r_[rng.uniform(0, 0.8, 200), rng.uniform(0.1, 0.9, 40)]
+    y = np.r_[np.zeros(200, int), np.ones(40, int)]
+    groups = ["ra"] * 150 + ["rb"] * 50 + ["fa"] * 20 + ["fb"] * 20
+    th = fit_thresholds(p, y, groups)
+    for g in ("ra", "rb"):  # the fake line: each real source below the allowed share, roughly
+        sel = np.array(groups) == g
+        assert (p[sel] >= th["fake_above"]).mean() <= FAKE_LINE_FPR + 0.05
+    w = np.array([1 / 150] * 150 + [1 / 50] * 50 + [1 / 20] * 40)
+    covered = ((p < th["real_below"]) | (p >= th["fake_above"]))
+    assert (w * covered).sum() / w.sum() >= 0.5 - 0.02  # the real line moved up to keep coverage
+    assert th["real_below"] <= 0.4
+    strict = fit_thresholds(p, y, groups, min_coverage=0.0)
+    assert strict["real_below"] < th["real_below"] and strict["fake_above"] == th["fake_above"]

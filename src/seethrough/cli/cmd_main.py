@@ -310,6 +310,9 @@ def finetune_cmd(
     replay_n: int = typer.Option(2000, help="How many replay crops to mix in."),
     exclude_groups: Optional[Path] = typer.Option(
         None, help="JSON list of groups never to replay (e.g. a run's val_groups.json, to keep it held out)."),
+    split_file: Optional[Path] = typer.Option(None, "--split-file", help="Held-out split whose benchmark and "
+                                              "calibration groups are never trained on (default: "
+                                              "configs/benchmark_split.json when present)."),
 ) -> None:
     """Continue a checkpoint on the files it misclassified."""
     from ..errors import SeethroughError
@@ -318,7 +321,7 @@ def finetune_cmd(
     try:
         excluded = set(json.loads(exclude_groups.read_text())) if exclude_groups else None
         path = finetune(checkpoint, failures, out, epochs=epochs, lr=lr, replay=replay, replay_n=replay_n,
-                        exclude_groups=excluded)
+                        exclude_groups=excluded, split_file=split_file)
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

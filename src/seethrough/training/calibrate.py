@@ -39,6 +39,10 @@ FAKE_LINE_FPR = 0.03
 REAL_LINE_FNR = 0.10
 #: The band is never narrower than this around 0.5.
 MIN_BAND = (0.4, 0.6)
+#: Least share of calibration files (source-weighted) that must get a real/fake verdict: where the
+#: two lines above would leave more undecided, the real line is raised (abstaining on everything
+#: is not a detector). The fake line, which protects real people from false accusation, never moves.
+MIN_COVERAGE = 0.5
 
 
 @dataclass
@@ -86,9 +90,11 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(v[min(len(v) - 1, int(np.searchsorted(cum, q)))])
 
 
-def fit_thresholds(p: np.ndarray, labels: np.ndarray, groups: list[str]) -> dict[str, float]:
+def fit_thresholds(p: np.ndarray, labels: np.ndarray, groups: list[str],
+                   min_coverage: float = MIN_COVERAGE) -> dict[str, float]:
     """``fake_above``: at most :data:`FAKE_LINE_FPR` of real faces (source-weighted) reach it;
-    ``real_below``: at most :data:`REAL_LINE_FNR` of fakes (source-weighted) fall under it."""
+    ``real_below``: at most :data:`REAL_LINE_FNR` of fakes (source-weighted) fall under it, raised
+    (never above :data:`MIN_BAND`'s lower end) until ``min_coverage`` of all files get a verdict."""
     p, labels = np.asarray(p, np.float64), np.asarray(labels)
     out = {"real_below": MIN_BAND[0], "fake_above": MIN_BAND[1]}
     real, fake = labels == 0, labels == 1
@@ -98,6 +104,11 @@ def fit_thresholds(p: np.ndarray, labels: np.ndarray, groups: list[str]) -> dict
     if fake.any():
         w = source_weights([g for g, f in zip(groups, fake) if f])
         out["real_below"] = min(MIN_BAND[0], max(0.01, weighted_quantile(p[fake], w, REAL_LINE_FNR)))
+    w = source_weights(groups) / len(groups)
+    above = float(w[p >= out["fake_above"]].sum())
+    if float(w[p < out["real_below"]].sum()) + above < min_coverage:
+        need = weighted_quantile(p, w, min(1.0, min_coverage - above)) + 1e-4
+        out["real_below"] = min(MIN_BAND[0], max(out["real_below"], need))
     return {k: round(v, 4) for k, v in out.items()}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from ..log import get_logger
 from .data import label_of
+from .generalisation import rates
 from .metrics import binary_report, multiclass_report, roc_auc
 
 log = get_logger(__name__)
@@ -109,6 +110,8 @@ def evaluate(items: list[Item], out_dir: Path, *, predictor=None, options=None, 
         "video": binary_report(y, p, threshold) if len(ok) else {},
         "frame": {"n": len(frame_scores), "auc": roc_auc(np.array(frame_labels), np.array(frame_scores))},
         "verdicts": {v: sum(r["verdict"] == v for r in ok) for v in ("real", "uncertain", "fake")},
+        # TPR/FPR of the fake verdict, confidently wrong, coverage (seethrough.training.generalisation)
+        "verdict_rates": asdict(rates(rows, ci=False)) if rows else {},
         "model": predictor.info,
     }
     per_method = _per_method(ok, threshold)
@@ -165,6 +168,11 @@ def _write(out_dir: Path, rows, metrics, per_method, failures) -> None:
         if k in video:
             lines.append(f"video {k}: {video[k]:.4f}")
     lines.append(f"frame auc: {metrics['frame']['auc']:.4f} over {metrics['frame']['n']} frames")
+    vr = metrics.get("verdict_rates") or {}
+    if vr:
+        lines.append(f"verdicts: coverage {vr['coverage']:.3f} (real or fake), uncertain {vr['uncertain']:.3f}, "
+                     f"confidently wrong {vr['wrong']:.3f}, fakes called fake {vr['tpr']:.3f}, "
+                     f"reals called fake {vr['fpr']:.3f}")
     if "method" in metrics:
         lines.append(f"method accuracy: {metrics['method']['accuracy']:.4f}, macro F1 {metrics['method']['macro_f1']:.4f}")
     (out_dir / "classification_report.txt").write_text("\n".join(lines) + "\n")

@@ -43,6 +43,23 @@ def read_failures(path: str | Path) -> list[dict]:
     return [{**it, "path": str((base / it["path"]).resolve())} for it in items]
 
 
+def trainable_failures(items: list[dict], split) -> list[dict]:
+    """The failures fine-tuning may use: none of a group the held-out ``split`` keeps for the
+    benchmark or for calibration (rows ``evaluate`` wrote carry their ``dataset`` and ``group``)."""
+    if split is None:
+        return items
+    kept = [it for it in items
+            if not (it.get("dataset") in split.datasets and it.get("group")
+                    and split.dataset(it["dataset"]).part_of(it["group"]) != "train")]
+    if len(kept) < len(items):
+        log.warning("fine-tuning skips %d failures of held-out (benchmark or calibration) groups",
+                    len(items) - len(kept))
+    if not kept:
+        raise ConfigError("Every failure is in a held-out group (benchmark or calibration) of the split: "
+                          "those are never trained on. Evaluate on training groups to fine-tune.")
+    return kept
+
+
 def finetune(
     checkpoint: Path,
     failures: Path,
@@ -55,8 +72,13 @@ def finetune(
     replay: Path | None = None,
     replay_n: int = 2000,
     exclude_groups: set[str] | None = None,
+    split_file: Path | None = None,
 ) -> Path:
+    from ..datasets.heldout import dataset_name, default_split_path, load_split
     from ..models import read_checkpoint_meta
+
+    split_file = split_file or (default_split_path() if default_split_path().is_file() else None)
+    split = load_split(split_file) if split_file else None
 
     meta = read_checkpoint_meta(checkpoint)
     config = {k: v for k, v in meta.config.items() if k != "model_version"}
@@ -64,7 +86,7 @@ def finetune(
         cfg = TrainConfig.model_validate(config)
     except Exception as exc:
         raise ConfigError(f"{checkpoint} does not carry a usable training config: {exc}") from exc
-    items = read_failures(failures)
+    items = trainable_failures(read_failures(failures), split)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     listing = out_dir / "failures.csv"
@@ -87,7 +109,8 @@ def finetune(
     if replay:
         from .data import load_crop_table
 
-        rep = load_crop_table(CropSource(csv=replay), cfg.data.image_size, cfg.data.cache_dir)
+        held = split_file if split is not None and dataset_name(replay) in split.datasets else None
+        rep = load_crop_table(CropSource(csv=replay, heldout=held), cfg.data.image_size, cfg.data.cache_dir)
         # Keep held-out groups (e.g. the original run's val_groups.json) out of the replay.
         allowed = np.array([g not in (exclude_groups or set()) for g in rep.groups])
         idx = np.sort(np.random.default_rng(cfg.seed).permutation(np.flatnonzero(allowed))[:replay_n])

@@ -1,0 +1,142 @@
+"""Speed budget side by side: our backbone and pipeline against the peers' architectures.
+
+    .venv/bin/python bench/bench_peers.py [--repeat 3] [--model PATH] [--frames 32]
+
+On the same 32 face crops (from the same generated 10 s 720p clip) it times the forward
+pass of our backbone and of the architectures the field's detectors use, built by timm with
+random weights (only time and memory matter here): SBI / LAA-Net (EfficientNet-B4 @380),
+DeepfakeBench Xception @256, CLIP ViT-L/14 @224 (Effort, ForensicsAdapter). The whole
+pipeline of a peer is our decode + face stage (measured by analyze() on the clip) plus its
+backbone on the clip's crops, so the comparison isolates the model's cost. Each model's
+peak memory is the max RSS of a fresh process that builds it and runs the 32 crops once.
+Writes ``bench/results/peers.md``; run it on a quiet machine (nothing else on the cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# name, timm architecture, input size, who uses it
+PEERS = [
+    ("SBI / LAA-Net backbone", "tf_efficientnet_b4", 380, "EfficientNet-B4 @380"),
+    ("DeepfakeBench Xception", "legacy_xception", 256, "Xception @256"),
+    ("CLIP ViT-L/14 (Effort, ForensicsAdapter)", "vit_large_patch14_clip_224", 224, "ViT-L/14 @224"),
+]
+
+_CHILD = """
+import resource, sys, torch, timm
+arch, size, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+m = timm.create_model(arch, pretrained=False, num_classes=2).eval()
+x = torch.randn(n, 3, size, size)
+with torch.no_grad():
+    for i in range(0, n, 8):
+        m(x[i:i + 8])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+_OURS = """
+import resource, sys
+from seethrough.analysis import analyze, AnalyzeOptions
+from seethrough.inference import Predictor
+analyze(sys.argv[1], predictor=Predictor(sys.argv[2] if len(sys.argv) > 2 else None),
+        options=AnalyzeOptions(explain=False, narrator=None))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def child_peak_mb(code: str, *argv: str) -> float:
+    """Max RSS (MB) of a fresh process running ``code``, as it reports it on its last line."""
+    out = subprocess.run([sys.executable, "-c", code, *argv], check=True, capture_output=True, text=True).stdout
+    return int(out.strip().splitlines()[-1]) / 1024
+
+
+def time_backbone(arch: str, size: int, n: int, repeat: int) -> float:
+    import timm
+    import torch
+
+    model = timm.create_model(arch, pretrained=False, num_classes=2).eval()
+    x = torch.randn(n, 3, size, size)
+    times = []
+    with torch.no_grad():
+        model(x[:8])  # warm-up
+        for _ in range(repeat):
+            t = time.perf_counter()
+            for i in range(0, n, 8):  # the chunk size analyze() uses
+                model(x[i : i + 8])
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--frames", type=int, default=32)
+    args = ap.parse_args()
+
+    import torch
+
+    from seethrough.analysis import AnalyzeOptions, analyze
+    from seethrough.inference import Predictor
+    from seethrough.testing import make_face_video
+
+    work = Path(tempfile.mkdtemp(prefix="st-peers-"))
+    clip = make_face_video(work / "720p.mp4", n_frames=250, fps=25, size=(1280, 720), scale=1.2)
+    predictor = Predictor(args.model)
+    opts = AnalyzeOptions(frames=args.frames, explain=False, narrator=None)
+    analyze(clip, predictor=predictor, options=opts)  # warm-up
+    runs = []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        a = analyze(clip, predictor=predictor, options=opts)
+        runs.append((time.perf_counter() - t, a.timings_ms))
+    ours_total = statistics.median(r[0] for r in runs)
+    ours_model = statistics.median(r[1]["model"] / 1000 for r in runs)
+    front = ours_total - ours_model  # probe + decode + faces: the same for every detector
+    n = sum(1 for f in a.frames if f.fake_probability is not None) or args.frames
+
+    ours_peak = child_peak_mb(_OURS, str(clip), *([str(args.model)] if args.model else []))
+
+    rows = [("**seethrough** (" + predictor.info["backbone"] + f" @{predictor.size} + LSTM)", ours_model, ours_total,
+             ours_peak)]
+    for name, arch, size, _ in PEERS:
+        t = time_backbone(arch, size, n, args.repeat)
+        rows.append((f"{name}: `{arch}` @{size}", t, front + t, child_peak_mb(_CHILD, arch, str(size), str(n))))
+
+    sbi_total = rows[1][2]
+    lines = [
+        f"# Speed budget: our pipeline against the peers' architectures ({n} face crops of a 10 s 720p clip)",
+        "",
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, fp32, "
+        f"batches of 8; median of {args.repeat} runs (seconds). Peers: timm architectures with random weights, "
+        f"behind our decode + face stage ({front:.2f} s). Peak memory: max RSS of a fresh process.",
+        "",
+        "| detector | model on the crops (s) | whole pipeline, scores only (s) | vs SBI-equivalent | peak memory (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, model_s, total_s, mb in rows:
+        lines.append(f"| {name} | {model_s:.2f} | {total_s:.2f} | {sbi_total / total_s:.1f}x faster | {mb:.0f} |"
+                     if total_s != sbi_total else f"| {name} | {model_s:.2f} | {total_s:.2f} | 1.0x | {mb:.0f} |")
+    lines += [
+        "",
+        f"Targets (issue #12): ≥ 3x faster end to end than the SBI-equivalent pipeline — "
+        f"{'met' if sbi_total / ours_total >= 3 else 'missed'} ({sbi_total / ours_total:.1f}x); analyze() of the clip "
+        f"under 2 s scores-only — {'met' if ours_total < 2 else 'missed'} ({ours_total:.2f} s); peak memory under "
+        f"1.5 GB — {'met' if ours_peak < 1536 else 'missed'} ({ours_peak:.0f} MB).",
+        "",
+    ]
+    text = "\n".join(lines)
+    out = Path(__file__).parent / "results" / "peers.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

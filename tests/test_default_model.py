@@ -59,8 +59,12 @@ def test_blended_faces_score_far_above_the_original(predictor, astronaut_pair):
     for f in fakes:
         a = analyze(f, predictor=predictor)
         assert a.status == "ok"
-        # A studio photo is far from the training videos: the model ranks, it is not sure.
-        assert a.fake_probability > original.fake_probability + 0.3, (f.name, a.fake_probability)
+        # A studio photo is far from the training videos: the model ranks, it is not sure. Compared
+        # as raw logit margins (calibrated probability undone), so a recalibration does not move the bar.
+        def margin(p):
+            return predictor.temperature * float(np.log(p / (1 - p)))
+
+        assert margin(a.fake_probability) > margin(original.fake_probability) + 1.5, (f.name, a.fake_probability)
         assert a.verdict != "real"
 
 

@@ -80,14 +80,19 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32)
     args = ap.parse_args()
 
-    import torch
-
-    from seethrough.analysis import AnalyzeOptions, analyze
-    from seethrough.inference import Predictor
+    # Peak memory first, from a small parent: Linux carries the parent's resident size into a
+    # child's max RSS across fork/exec, so a parent holding big models would inflate every figure.
     from seethrough.testing import make_face_video
 
     work = Path(tempfile.mkdtemp(prefix="st-peers-"))
     clip = make_face_video(work / "720p.mp4", n_frames=250, fps=25, size=(1280, 720), scale=1.2)
+    ours_peak = child_peak_mb(_OURS, str(clip), *([str(args.model)] if args.model else []))
+    peer_peaks = [child_peak_mb(_CHILD, arch, str(size), str(args.frames)) for _, arch, size, _ in PEERS]
+
+    import torch
+
+    from seethrough.analysis import AnalyzeOptions, analyze
+    from seethrough.inference import Predictor
     predictor = Predictor(args.model)
     opts = AnalyzeOptions(frames=args.frames, explain=False, narrator=None)
     analyze(clip, predictor=predictor, options=opts)  # warm-up
@@ -101,13 +106,11 @@ def main() -> None:
     front = ours_total - ours_model  # probe + decode + faces: the same for every detector
     n = sum(1 for f in a.frames if f.fake_probability is not None) or args.frames
 
-    ours_peak = child_peak_mb(_OURS, str(clip), *([str(args.model)] if args.model else []))
-
     rows = [("**seethrough** (" + predictor.info["backbone"] + f" @{predictor.size} + LSTM)", ours_model, ours_total,
              ours_peak)]
-    for name, arch, size, _ in PEERS:
+    for (name, arch, size, _), mb in zip(PEERS, peer_peaks):
         t = time_backbone(arch, size, n, args.repeat)
-        rows.append((f"{name}: `{arch}` @{size}", t, front + t, child_peak_mb(_CHILD, arch, str(size), str(n))))
+        rows.append((f"{name}: `{arch}` @{size}", t, front + t, mb))
 
     sbi_total = rows[1][2]
     lines = [
@@ -121,8 +124,9 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     for name, model_s, total_s, mb in rows:
-        lines.append(f"| {name} | {model_s:.2f} | {total_s:.2f} | {sbi_total / total_s:.1f}x faster | {mb:.0f} |"
-                     if total_s != sbi_total else f"| {name} | {model_s:.2f} | {total_s:.2f} | 1.0x | {mb:.0f} |")
+        ratio = sbi_total / total_s
+        rel = "1.0x" if total_s == sbi_total else (f"{ratio:.1f}x faster" if ratio > 1 else f"{1 / ratio:.1f}x slower")
+        lines.append(f"| {name} | {model_s:.2f} | {total_s:.2f} | {rel} | {mb:.0f} |")
     lines += [
         "",
         f"Targets (issue #12): ≥ 3x faster end to end than the SBI-equivalent pipeline — "

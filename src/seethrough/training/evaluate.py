@@ -87,13 +87,13 @@ def evaluate(items: list[Item], out_dir: Path, *, predictor=None, options=None, 
     rows, frame_scores, frame_labels = [], [], []
     for it in tqdm(items, desc="evaluating", unit="file"):
         a = analyze(it.path, predictor=predictor, options=options)
+        gate = a.abstention or {}
         row = {"path": str(Path(it.path).resolve()), "label": it.label, "method": it.method, "status": a.status,
                "fake_probability": a.fake_probability, "verdict": a.verdict,
                "predicted_method": (a.method or {}).get("predicted"), "message": a.message,
                "dataset": it.dataset, "group": it.group, "family": it.family, "kind": it.kind, "grid": int(it.grid),
-               "abstained": ",".join(r["code"] for r in (a.abstention or {}).get("reasons", [])
-                                     if (a.abstention or {}).get("gated")),
-               "unfamiliarity": (a.abstention or {}).get("unfamiliarity")}
+               "abstained": ",".join(r["code"] for r in gate.get("reasons", [])) if gate.get("gated") else "",
+               "unfamiliarity": gate.get("unfamiliarity")}
         rows.append(row)
         if a.status == "ok":
             fs = [f.fake_probability for f in a.frames if f.fake_probability is not None]

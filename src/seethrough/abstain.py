@@ -45,8 +45,9 @@ class FamiliarityModel:
 
     Embeddings are projected on the ``k`` main directions of the training embeddings and
     whitened; the score is the smallest squared Mahalanobis distance to the real and the
-    fake class means (shared covariance), divided by ``k`` (so about 1 for a typical
-    training face), plus the share of the embedding outside the ``k`` directions.
+    fake class means (shared covariance) divided by ``k``, plus half the norm of the part of
+    the embedding outside the ``k`` directions relative to the training median (so about 1.5
+    for a typical training face).
     """
 
     mean: np.ndarray  # (D,)

@@ -21,6 +21,7 @@ log = get_logger(__name__)
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_CHECKPOINT = WEIGHTS_DIR / "default.pt"
 
+
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX).
 

@@ -251,10 +251,9 @@ def evaluate_cmd(
 ) -> None:
     """Accuracy, macro F1/P/R, ROC-AUC (video and frame), EER, confusion, per-method scores, failures.json."""
     from ..errors import SeethroughError
+    from ..datasets.heldout import load_split
     from ..inference import get_predictor
     from ..training.evaluate import evaluate, items_from_csv
-
-    from ..datasets.heldout import load_split
 
     try:
         predictor = get_predictor(model)

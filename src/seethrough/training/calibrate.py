@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from ..abstain import FamiliarityModel
 from ..errors import ConfigError
 from ..log import get_logger
+from .data import balance_weights
 from .evaluate import Item
 
 log = get_logger(__name__)
@@ -51,14 +52,6 @@ class CalibrationFit:
     thresholds: dict[str, float]
     familiarity: FamiliarityModel | None
     report: dict
-
-
-def source_weights(groups: list[str]) -> np.ndarray:
-    """Weights that give every group (source) the same total weight (mean 1)."""
-    names, inverse, counts = np.unique(np.array(groups, dtype=object).astype(str), return_inverse=True,
-                                       return_counts=True)
-    w = 1.0 / counts[inverse]
-    return w * len(w) / w.sum()
 
 
 def fit_temperature_weighted(margins: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
@@ -99,12 +92,12 @@ def fit_thresholds(p: np.ndarray, labels: np.ndarray, groups: list[str],
     out = {"real_below": MIN_BAND[0], "fake_above": MIN_BAND[1]}
     real, fake = labels == 0, labels == 1
     if real.any():
-        w = source_weights([g for g, r in zip(groups, real) if r])
+        w = balance_weights([g for g, r in zip(groups, real) if r])
         out["fake_above"] = max(MIN_BAND[1], min(0.99, weighted_quantile(p[real], w, 1 - FAKE_LINE_FPR) + 1e-4))
     if fake.any():
-        w = source_weights([g for g, f in zip(groups, fake) if f])
+        w = balance_weights([g for g, f in zip(groups, fake) if f])
         out["real_below"] = min(MIN_BAND[0], max(0.01, weighted_quantile(p[fake], w, REAL_LINE_FNR)))
-    w = source_weights(groups) / len(groups)
+    w = balance_weights(groups) / len(groups)
     above = float(w[p >= out["fake_above"]].sum())
     if float(w[p < out["real_below"]].sum()) + above < min_coverage:
         need = weighted_quantile(p, w, min(1.0, min_coverage - above)) + 1e-4
@@ -176,7 +169,7 @@ def calibrate(predictor, calib_items: list[Item], *, familiarity: FamiliarityMod
     y = np.array([it.label for it, _, _ in rows])
     groups = [it.group or it.path.name for it, _, _ in rows]
     margins = logit(np.array([p for _, p, _ in rows]))
-    w = source_weights(groups)
+    w = balance_weights(groups)
     temperature = fit_temperature_weighted(margins, y, w)
     p = 1 / (1 + np.exp(-margins / temperature))
     judged = np.array([not g for _, _, g in rows])
@@ -208,7 +201,6 @@ def write_calibrated(checkpoint: Path, out: Path, fit: CalibrationFit, split_pat
         cal["familiarity"] = fit.familiarity.to_dict()
     return save_checkpoint(out, model, labels=meta.labels, preprocessing=meta.preprocessing, config=meta.config,
                            metrics=meta.metrics, calibration=cal, half=meta.weights_dtype == "float16")
-
 
 
 def run_calibration(checkpoint: Path, out: Path, config: Path, split_file: Path | None = None, *, frames: int = 32,

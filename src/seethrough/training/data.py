@@ -59,9 +59,15 @@ class CropTable:
         """Per-crop sampling weights (mean 1) under which a source of n crops gets a share ∝ n ** (1 - balance)."""
         if not self.sources or balance <= 0:
             return np.ones(len(self))
-        names, inverse, counts = np.unique(np.array(self.sources), return_inverse=True, return_counts=True)
-        w = counts[inverse].astype(np.float64) ** -balance
-        return w * len(w) / w.sum()
+        return balance_weights(self.sources, balance)
+
+
+def balance_weights(keys: list[str], balance: float = 1.0) -> np.ndarray:
+    """Weights (mean 1) under which the items sharing a key get a total share ∝ n ** (1 - balance):
+    1 gives every key (source) the same weight however many items it has."""
+    _, inverse, counts = np.unique(np.array(keys, dtype=object).astype(str), return_inverse=True, return_counts=True)
+    w = counts[inverse].astype(np.float64) ** -balance
+    return w * len(w) / w.sum()
 
 
 def label_of(value) -> int:

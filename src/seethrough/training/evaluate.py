@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..log import get_logger
-from .data import label_of
+from .data import label_of, row_group
 from .generalisation import rates
 from .metrics import binary_report, multiclass_report, roc_auc
 
@@ -72,7 +72,7 @@ def items_from_csv(csv_path: Path, root: Path | None = None, split: str | None =
             family = (r.get("family") or "") if y == 1 else ""
             method = r.get("method") or family or ("original" if y == 0 else "unknown")
             items.append(Item(root / r["path"], y, "original" if y == 0 else method,
-                              group=r.get("group") or r.get("identity") or r.get("source_video") or "",
+                              group=row_group(r),
                               family=family, kind=r.get("kind") or "", grid=str(r.get("grid", "")).strip() == "1",
                               dataset=dataset))
     return items

@@ -51,3 +51,37 @@ def tiny_predictor(tiny_checkpoint):
     from seethrough.inference import Predictor
 
     return Predictor(tiny_checkpoint)
+
+
+CROSS_SOURCE_COLUMNS = ["path", "label", "kind", "family", "method", "source", "group", "identity", "pair_id",
+                        "grid", "notes"]
+
+
+@pytest.fixture(scope="session")
+def cross_source(tmp_path_factory) -> Path:
+    """A cross_source-style list: a real photo source per part, a fake clip, a grid composite, an animation."""
+    import csv
+
+    from seethrough.testing import make_face_image, make_face_video
+
+    root = tmp_path_factory.mktemp("data") / "cross_source"
+    (root / "images").mkdir(parents=True)
+    (root / "videos").mkdir()
+    rows = []
+    for g in ("train_a", "train_b", "calib_a", "test_a"):
+        for i in range(2):
+            p = make_face_image(root / "images" / f"{g}_{i}.jpg", size=(320, 240), scale=0.5)
+            rows.append({"path": f"images/{p.name}", "label": "real", "kind": "image", "group": g, "grid": "0"})
+    clip = make_face_video(root / "videos" / "swap.mp4", n_frames=8, size=(320, 240), scale=0.5)
+    rows.append({"path": f"videos/{clip.name}", "label": "fake", "kind": "video", "family": "face_swap",
+                 "method": "SimSwap", "group": "train_a", "grid": "0"})
+    grid = make_face_image(root / "images" / "grid.jpg", size=(480, 240), scale=0.4, faces=2)
+    rows.append({"path": f"images/{grid.name}", "label": "fake", "kind": "image", "family": "editing",
+                 "method": "StarGAN", "group": "train_b", "grid": "1"})
+    rows.append({"path": f"videos/{clip.name}", "label": "fake", "kind": "animation", "family": "talking_head",
+                 "method": "SadTalker", "group": "test_a", "grid": "0"})
+    with open(root / "labels.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=CROSS_SOURCE_COLUMNS)
+        w.writeheader()
+        w.writerows({k: r.get(k, "") for k in CROSS_SOURCE_COLUMNS} for r in rows)
+    return root

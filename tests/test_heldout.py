@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -11,10 +10,7 @@ import pytest
 
 from seethrough.datasets.heldout import default_split_path, load_split
 from seethrough.errors import ConfigError
-from seethrough.testing import make_face_image, make_face_video
 from seethrough.training.evaluate import items_from_csv
-
-COLUMNS = ["path", "label", "kind", "family", "method", "source", "group", "identity", "pair_id", "grid", "notes"]
 
 
 def _split(tmp_path: Path, test=(), calib=(), dataset="cross_source") -> Path:
@@ -22,32 +18,6 @@ def _split(tmp_path: Path, test=(), calib=(), dataset="cross_source") -> Path:
     path.write_text(json.dumps({"version": 1, "datasets": {dataset: {"group_column": "group", "test": list(test),
                                                                      "calib": list(calib)}}}))
     return path
-
-
-@pytest.fixture(scope="module")
-def cross_source(tmp_path_factory) -> Path:
-    """A cross_source-style list: a real photo source per part, a fake clip, a grid composite, an animation."""
-    root = tmp_path_factory.mktemp("data") / "cross_source"
-    (root / "images").mkdir(parents=True)
-    (root / "videos").mkdir()
-    rows = []
-    for g in ("train_a", "train_b", "calib_a", "test_a"):
-        for i in range(2):
-            p = make_face_image(root / "images" / f"{g}_{i}.jpg", size=(320, 240), scale=0.5)
-            rows.append({"path": f"images/{p.name}", "label": "real", "kind": "image", "group": g, "grid": "0"})
-    clip = make_face_video(root / "videos" / "swap.mp4", n_frames=8, size=(320, 240), scale=0.5)
-    rows.append({"path": f"videos/{clip.name}", "label": "fake", "kind": "video", "family": "face_swap",
-                 "method": "SimSwap", "group": "train_a", "grid": "0"})
-    grid = make_face_image(root / "images" / "grid.jpg", size=(480, 240), scale=0.4, faces=2)
-    rows.append({"path": f"images/{grid.name}", "label": "fake", "kind": "image", "family": "editing",
-                 "method": "StarGAN", "group": "train_b", "grid": "1"})
-    rows.append({"path": f"videos/{clip.name}", "label": "fake", "kind": "animation", "family": "talking_head",
-                 "method": "SadTalker", "group": "test_a", "grid": "0"})
-    with open(root / "labels.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows({k: r.get(k, "") for k in COLUMNS} for r in rows)
-    return root
 
 
 def test_committed_split_is_valid_and_disjoint():

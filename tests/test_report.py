@@ -307,9 +307,9 @@ def test_charts_are_pngs_of_the_expected_shape():
         assert img.format == "PNG" and img.size == (chart.width_px, chart.height_px) == (1400, img.size[1])
         assert img.size[1] >= min_h
     assert "29 of 32 sampled frames scored" in c.timeline.alt
-    assert c.regions.alt.startswith("Facial regions by heat; hottest: mouth, blend boundary, jaw and chin")
+    assert c.regions.alt.startswith("Facial regions by heat; hottest: mouth, blend boundary (face outline), jaw and chin")
     assert c.method.alt == "If manipulated, it most resembles FaceSwap (64%)."
-    assert [r[0] for r in c.region_rows][:2] == ["mouth", "blend boundary"]
+    assert [r[0] for r in c.region_rows][:2] == ["mouth", "blend boundary (face outline)"]
     # the region chart grows with the number of regions; a timeline needs at least one scored frame
     assert build_content({**doc, "frames": [{**f, "fake_probability": None} for f in doc["frames"]]}, []).timeline is None
 

@@ -75,7 +75,12 @@ def test_upload_watch_progress_and_read_the_result(page, face_clip, tmp_path):
     page.wait_for_selector("#result-body:not([hidden])")
     badge = page.locator("#verdict-badge")
     assert badge.is_visible() and badge.inner_text() in ("Real", "Uncertain", "Fake")
-    assert "Fake probability" in page.locator("#verdict-score").inner_text()
+    # the page writes the probability as the report, the narrator and the CLI do (seethrough.facts)
+    from seethrough.facts import overall_pct
+
+    doc = page.evaluate("() => ST.api(`/api/analyses/${document.getElementById('result').dataset.id}/result`)")
+    shown = overall_pct(doc["fake_probability"], doc["thresholds"])
+    assert page.locator("#verdict-score").inner_text() == f"Fake probability {shown} (calibrated)"
     assert len(page.locator("#narrative").inner_text()) > 40
     assert "template" in page.locator("#narrative-engine").inner_text()
 
@@ -139,3 +144,15 @@ def test_history_search_and_delete(page, server, face_image):
     row.get_by_role("button", name="Delete zebra-portrait.jpg").click()
     page.wait_for_selector("#history-empty:not([hidden])")
     assert httpx.get(f"{server.url}/api/analyses/{rid}").status_code == 404
+
+
+def test_page_formatter_matches_the_python_one(page):
+    from test_formatting import CASES
+
+    from seethrough.facts import REGION_LABELS, VERDICT_LABELS
+
+    page.goto("/")
+    assert page.evaluate("() => ST.region('jaw_chin')") == REGION_LABELS["jaw_chin"]
+    assert page.evaluate("() => ST.VERDICT_LABEL") == VERDICT_LABELS
+    for p, thresholds, text in CASES:
+        assert page.evaluate("([p, t]) => ST.overallPct(p, t)", [p, thresholds]) == text, (p, thresholds)

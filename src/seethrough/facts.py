@@ -1,4 +1,93 @@
 """Facts that several parts of the product show, defined once and imported (no heavy imports here)."""
 
+from __future__ import annotations
+
+import math
+
+#: The verdicts, in order from "no sign" to "manipulated", and how a page or report labels them.
+VERDICTS = ("real", "uncertain", "fake")
+VERDICT_LABELS = {"real": "Real", "uncertain": "Uncertain", "fake": "Fake"}
+
+#: Facial regions (keys of ``seethrough.faces.regions``): the label in tables and charts, the words in
+#: sentences. Left and right are the person's own, as in the landmark convention.
+REGIONS = {
+    "right_eye": ("right eye (person's)", "the person's right eye"),
+    "left_eye": ("left eye (person's)", "the person's left eye"),
+    "right_brow": ("right eyebrow (person's)", "the person's right eyebrow"),
+    "left_brow": ("left eyebrow (person's)", "the person's left eyebrow"),
+    "nose": ("nose", "the nose"),
+    "mouth": ("mouth", "the mouth"),
+    "right_cheek": ("right cheek (person's)", "the person's right cheek"),
+    "left_cheek": ("left cheek (person's)", "the person's left cheek"),
+    "forehead": ("forehead", "the forehead"),
+    "jaw_chin": ("jaw and chin", "the jaw and chin"),
+    "boundary": ("blend boundary (face outline)", "the blending boundary around the face"),
+}
+REGION_LABELS = {k: label for k, (label, _) in REGIONS.items()}
+REGION_WORDS = {k: words for k, (_, words) in REGIONS.items()}
+
+
+def region_label(key: str | None) -> str | None:
+    """The table/chart label of a region key (an unknown key is shown with spaces)."""
+    if not key:
+        return None
+    return REGION_LABELS.get(key, key.replace("_", " "))
+
+
+def for_pages() -> dict:
+    """What the web pages' script needs of these facts (served inside every page)."""
+    return {"verdict_labels": VERDICT_LABELS, "region_labels": REGION_LABELS}
+
+
 #: Version of the analysis JSON (``schemas/analysis.schema.json``): minor versions only add fields.
 SCHEMA_VERSION = "1.2"
+
+
+# ---------------------------------------------------------------- how a probability is written
+# One formatter for the narrator, the reports, the web page (through the API) and the CLI, so a
+# reader never sees 70% in one place and 69.5% in another for the same analysis.
+
+
+def half_up(x: float, decimals: int) -> float:
+    scale = 10**decimals
+    return math.floor(x * scale + 0.5) / scale
+
+
+def pct(p: float, decimals: int | None = None) -> str:
+    """A probability as a percentage a reader can quote: 0.8731 -> ``"87%"``.
+
+    Whole percent by default; one decimal near the ends (0.997 -> ``"99.7%"``) so a
+    probability is never shown as 0% or 100%, and a bound beyond that
+    (``"more than 99.9%"``, ``"less than 0.1%"``).
+    """
+    v = 100.0 * float(p)
+    if decimals is None:
+        if 0.5 <= v < 99.5:
+            decimals = 0
+        elif 0.05 <= v < 99.95:
+            decimals = 1
+        elif v >= 99.95:
+            return "more than 99.9%"
+        else:
+            return "less than 0.1%"
+    r = half_up(v, decimals)
+    return f"{r:.{decimals}f}%"
+
+
+def overall_pct(p: float, thresholds: dict | None) -> str:
+    """Like :func:`pct`, with more decimals when the rounded value would equal a
+    rounded threshold it is not equal to (0.695 vs 0.70 -> ``"69.5%"``, not ``"70%"``)."""
+    shown = pct(p)
+    if not thresholds or not shown[0].isdigit():
+        return shown
+    for decimals in (0, 1, 2):
+        shown = pct(p, decimals) if decimals else pct(p)
+        clash = False
+        for t in thresholds.values():
+            if t is None or abs(float(t) - p) < 1e-12:
+                continue
+            if half_up(100 * float(t), decimals) == half_up(100 * p, decimals):
+                clash = True
+        if not clash:
+            return shown
+    return shown

@@ -59,6 +59,8 @@ def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
 
 
 def _print_text(a) -> None:
+    from ..facts import overall_pct, pct
+
     name = a.file.get("name")
     if a.status != "ok":
         colour = "yellow" if a.status == "no_face" else "red"
@@ -68,20 +70,20 @@ def _print_text(a) -> None:
     colour = {"fake": "red", "uncertain": "yellow", "real": "green"}[a.verdict]
     console.print(
         f"[bold]{name}[/bold]: [{colour} bold]{a.verdict.upper()}[/{colour} bold] "
-        f"(fake probability {a.fake_probability:.3f})"
+        f"(fake probability {overall_pct(a.fake_probability, a.thresholds)})"
     )
     if a.abstention and a.abstention["gated"]:
         for r in a.abstention["reasons"]:
             console.print(f"  [yellow]no verdict:[/yellow] {r['text']}")
     if a.method and a.verdict != "real":
-        probs = ", ".join(f"{k} {v:.2f}" for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
+        probs = ", ".join(f"{k} {pct(v)}" for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
         console.print(f"  resembles: {a.method['predicted']}  ({probs}; conditional on manipulation)")
     scored = [f for f in a.frames if f.fake_probability is not None]
     ev = a.evidence
     if ev:
         if len(scored) > 1:
             console.print("  most suspicious frames: " + ", ".join(
-                f"#{k['index']} at {k['time_s']:.2f}s ({k['fake_probability']:.2f})" for k in ev["key_frames"][:3]))
+                f"#{k['index']} at {k['time_s']:.2f}s ({pct(k['fake_probability'])})" for k in ev["key_frames"][:3]))
         hot = {r["name"]: r["score"] for r in ev["regions"]}
         if ev["top_regions"]:
             console.print("  hottest regions: " + ", ".join(f"{n.replace('_', ' ')} ({hot[n]:.2f}x face average)"
@@ -89,7 +91,7 @@ def _print_text(a) -> None:
         for c in ev["caveats"]:
             console.print(f"  [dim]caveat: {c['text']}[/dim]")
     if len(a.tracks) > 1:
-        console.print("  faces: " + ", ".join(f"#{t['track_id']} {t['verdict']} ({t['fake_probability']:.2f})"
+        console.print("  faces: " + ", ".join(f"#{t['track_id']} {t['verdict']} ({pct(t['fake_probability'])})"
                                               for t in a.tracks))
     console.print(f"  {len(scored)} face frames scored; model {a.model['name']}; {a.timings_ms.get('total', 0):.0f} ms")
 
@@ -296,6 +298,26 @@ def calibrate_cmd(
         raise typer.Exit(1) from None
     console.print(json.dumps(report, indent=1))
     console.print(f"calibrated checkpoint: {path}")
+
+
+@app.command("fit-head")
+def fit_head_cmd(
+    config: Path = typer.Option(Path("configs/model_v3.yaml"), "--config", "-c",
+                                help="Training config: its sources (train part) and its head: section."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Checkpoint to write (default: "
+                                                                 "<output_dir>/model.pt)."),
+) -> None:
+    """New linear heads on a frozen backbone, fitted on every training source; then run calibrate."""
+    from ..errors import SeethroughError
+    from ..training.head import run_fit_head
+
+    try:
+        path, report = run_fit_head(config, out)
+    except (SeethroughError, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(json.dumps(report, indent=1))
+    console.print(f"checkpoint: {path}  (next: seethrough calibrate {path} --out CALIBRATED -c {config})")
 
 
 @app.command("finetune")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "REGION_WORDS": "evidence",
     "aggregate_regions": "evidence",
     "caveats": "evidence",
     "key_frames": "evidence",

@@ -22,19 +22,6 @@ HEAVY_IMAGE_BPP = 0.6
 #: Fewer scored frames than this gives the temporal model little to go on.
 FEW_FRAMES = 8
 
-REGION_WORDS = {
-    "right_eye": "the person's right eye",
-    "left_eye": "the person's left eye",
-    "right_brow": "the person's right eyebrow",
-    "left_brow": "the person's left eyebrow",
-    "nose": "the nose",
-    "mouth": "the mouth",
-    "right_cheek": "the person's right cheek",
-    "left_cheek": "the person's left cheek",
-    "forehead": "the forehead",
-    "jaw_chin": "the jaw and chin",
-    "boundary": "the blending boundary around the face",
-}
 
 
 def aggregate_regions(per_frame: Iterable[dict[str, float]], weights: Sequence[float] | None = None) -> list[dict]:

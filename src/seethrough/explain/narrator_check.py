@@ -24,7 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .narrator_facts import Facts, pct, region_words, summarize
+from ..facts import pct
+from .narrator_facts import Facts, region_words, summarize
 
 _NUM = r"\d+(?:\.\d+)?"
 _UNIT = (r"(?P<unit>\s*%|\s*(?:percent|per\s*cent)\b|\s*-?\s*(?:seconds?|secs?|s|minutes?|mins?)(?![A-Za-z])"

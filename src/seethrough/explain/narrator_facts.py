@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evidence import REGION_WORDS
+from ..facts import REGION_WORDS, half_up, overall_pct, pct
 
 #: Key frames and suspicious segments passed on (most suspicious / earliest first).
 MAX_KEY_FRAMES = 5
@@ -27,54 +27,9 @@ def norm_method(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-def _half_up(x: float, decimals: int) -> float:
-    scale = 10**decimals
-    return math.floor(x * scale + 0.5) / scale
-
-
-def pct(p: float, decimals: int | None = None) -> str:
-    """A probability as a percentage a reader can quote: 0.8731 -> ``"87%"``.
-
-    Whole percent by default; one decimal near the ends (0.997 -> ``"99.7%"``) so a
-    probability is never shown as 0% or 100%, and a bound beyond that
-    (``"more than 99.9%"``, ``"less than 0.1%"``).
-    """
-    v = 100.0 * float(p)
-    if decimals is None:
-        if 0.5 <= v < 99.5:
-            decimals = 0
-        elif 0.05 <= v < 99.95:
-            decimals = 1
-        elif v >= 99.95:
-            return "more than 99.9%"
-        else:
-            return "less than 0.1%"
-    r = _half_up(v, decimals)
-    return f"{r:.{decimals}f}%"
-
-
-def overall_pct(p: float, thresholds: dict | None) -> str:
-    """Like :func:`pct`, with more decimals when the rounded value would equal a
-    rounded threshold it is not equal to (0.695 vs 0.70 -> ``"69.5%"``, not ``"70%"``)."""
-    shown = pct(p)
-    if not thresholds or not shown[0].isdigit():
-        return shown
-    for decimals in (0, 1, 2):
-        shown = pct(p, decimals) if decimals else pct(p)
-        clash = False
-        for t in thresholds.values():
-            if t is None or abs(float(t) - p) < 1e-12:
-                continue
-            if _half_up(100 * float(t), decimals) == _half_up(100 * p, decimals):
-                clash = True
-        if not clash:
-            return shown
-    return shown
-
-
 def one_decimal(x: float) -> str:
     """A time in seconds or a region score, rounded half up to one decimal: 2.4333 -> ``"2.4"``."""
-    return f"{_half_up(float(x), 1):.1f}"
+    return f"{half_up(float(x), 1):.1f}"
 
 
 def region_words(name: str) -> str:

@@ -6,7 +6,8 @@ the fact checker reads it back, so ``check_reply(template_text(doc), doc) == []`
 
 from __future__ import annotations
 
-from .narrator_facts import face_frame_counts, media_kind, norm_method, one_decimal, pct, summarize, withheld_reasons
+from ..facts import VERDICTS, pct
+from .narrator_facts import face_frame_counts, media_kind, norm_method, one_decimal, summarize, withheld_reasons
 
 _ERROR_HINTS = {
     "corrupt_media": "The file appears to be damaged or incomplete; try to obtain the original file.",
@@ -64,7 +65,7 @@ def template_text(doc: dict) -> str:
     """A 3-6 sentence paragraph explaining the result in ``doc`` (``Analysis.to_dict()``)."""
     status = doc.get("status")
     verdict = doc.get("verdict")
-    if status != "ok" or verdict not in ("real", "uncertain", "fake") or doc.get("fake_probability") is None:
+    if status != "ok" or verdict not in VERDICTS or doc.get("fake_probability") is None:
         if status == "ok":  # scored but no verdict: should not happen; say so plainly
             return ("seethrough produced no verdict for this file. "
                     "No conclusion can be drawn about it from this run. "

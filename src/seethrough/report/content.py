@@ -12,22 +12,10 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from . import charts
+from .. import facts
 from ..explain.narrator_facts import withheld_reasons
 from .images import to_png
 
-REGION_NAMES = {
-    "right_eye": "right eye (person's)",
-    "left_eye": "left eye (person's)",
-    "right_brow": "right eyebrow (person's)",
-    "left_brow": "left eyebrow (person's)",
-    "nose": "nose",
-    "mouth": "mouth",
-    "right_cheek": "right cheek (person's)",
-    "left_cheek": "left cheek (person's)",
-    "forehead": "forehead",
-    "jaw_chin": "jaw and chin",
-    "boundary": "blend boundary",
-}
 
 METHOD_NOTES = {
     "Deepfakes": "learned face swap (autoencoder)",
@@ -146,14 +134,17 @@ class ReportContent:
 
 
 def pct(p: float | None) -> str:
-    """0.8734 -> '87%'; keeps '<1%' / '>99%' honest at the ends."""
+    """A probability as the narrator, the web page and the CLI write it (``seethrough.facts.pct``); 'n/a' when missing."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "n/a"
-    if 0 < p < 0.01:
-        return "<1%"
-    if 0.99 < p < 1:
-        return ">99%"
-    return f"{round(p * 100)}%"
+    return facts.pct(p)
+
+
+def overall(p: float | None, thresholds: dict | None) -> str:
+    """The file's probability, written so that it never reads equal to a verdict line it is not on."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    return facts.overall_pct(p, thresholds)
 
 
 def fmt_time(s: float | None) -> str:
@@ -180,12 +171,6 @@ def fmt_bytes(n: int | None) -> str:
 def _sentence(text: str | None) -> str | None:
     text = (text or "").strip()
     return None if not text else text if text[-1] in ".!?" else text + "."
-
-
-def region_name(key: str | None) -> str | None:
-    if key is None:
-        return None
-    return REGION_NAMES.get(key, key.replace("_", " "))
 
 
 def _lines(value: Any) -> list[str]:
@@ -215,18 +200,18 @@ def _meaning(doc: dict, p: float | None, th: dict | None) -> str:
     if verdict == "fake":
         where = f", at or above the {pct(hi)} line for 'fake'" if hi is not None else ""
         return (f"The detector found strong signs that this face was digitally manipulated (calibrated "
-                f"probability {pct(p)}{where}). Treat the footage as suspect until its origin is confirmed.")
+                f"probability {overall(p, th)}{where}). Treat the footage as suspect until its origin is confirmed.")
     withheld = withheld_reasons(doc)
     if verdict == "uncertain" and withheld:
-        return ("No verdict: " + " ".join(withheld) + f" (calibrated probability {pct(p)}, shown for completeness.) "
+        return ("No verdict: " + " ".join(withheld) + f" (calibrated probability {overall(p, th)}, shown for completeness.) "
                 "Verify the footage by other means.")
     if verdict == "uncertain":
         where = f" between the 'real' ({pct(lo)}) and 'fake' ({pct(hi)}) lines" if lo is not None and hi is not None else ""
-        return (f"The evidence is inconclusive: the calibrated probability of {pct(p)} lies{where} "
+        return (f"The evidence is inconclusive: the calibrated probability of {overall(p, th)} lies{where} "
                 f"where the detector cannot tell either way. Verify the footage by other means.")
     if verdict == "real":
         where = f", below the {pct(lo)} line for 'real'" if lo is not None else ""
-        return (f"The detector found no clear sign of face manipulation (calibrated probability {pct(p)}{where}). "
+        return (f"The detector found no clear sign of face manipulation (calibrated probability {overall(p, th)}{where}). "
                 f"This is not proof of authenticity: new generators and heavy compression can evade detection.")
     return "No verdict was recorded for this analysis."
 
@@ -373,7 +358,7 @@ def _gallery(gallery: Sequence[Any], still: bool) -> list[GalleryView]:
             index=int(item.index),
             time_text=fmt_time(float(item.time_s)),
             probability_text=pct(item.fake_probability),
-            region=region_name(getattr(item, "top_region", None)),
+            region=facts.region_label(getattr(item, "top_region", None)),
             still=still,
             crop=to_png(item.crop, max_side=320),
             crop_overlay=to_png(item.crop_overlay, max_side=320),
@@ -406,8 +391,8 @@ def _regions(ev: dict) -> tuple[Chart | None, list[tuple[str, str]]]:
     regions = [(r["name"], float(r["score"])) for r in ev.get("regions") or []]
     if not regions:
         return None, []
-    chart = charts.region_chart([(region_name(k) or k, s) for k, s in regions])
-    return chart, [(region_name(k) or k, f"{s:.2f}×") for k, s in regions]
+    chart = charts.region_chart([(facts.region_label(k) or k, s) for k, s in regions])
+    return chart, [(facts.region_label(k) or k, f"{s:.2f}×") for k, s in regions]
 
 
 def _method(doc: dict) -> tuple[Chart | None, list[tuple[str, str, str]], str | None]:
@@ -474,7 +459,7 @@ def build_content(doc: dict, gallery: Iterable[Any] = (), *, now: datetime | Non
         file_name=str((doc.get("file") or {}).get("name", "")),
         status=status,
         badge=badge,
-        probability_text=pct(p) if p is not None else None,
+        probability_text=overall(p, th) if p is not None else None,
         meaning=_meaning(doc, p, th),
         status_message=doc.get("message") if status != "ok" else None,
         what_to_try=_what_to_try(doc),

@@ -21,6 +21,7 @@ from typing import Any, Iterable
 from tqdm.auto import tqdm
 
 from ..errors import ModelError
+from ..facts import VERDICTS
 from ..log import get_logger
 from .inputs import find_inputs, sha256_file
 from .runner import Backend, LocalPool, ScanError
@@ -34,7 +35,6 @@ log = get_logger(__name__)
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "default.pt"
 #: Hashed files waiting to be dispatched, at most (bounds the driver's memory on huge trees).
 _MAX_PENDING = 1000
-_VERDICTS = ("real", "uncertain", "fake")
 
 
 def available_cpus() -> int:
@@ -86,7 +86,7 @@ class ScanSummary:
     skipped: int = 0  # contents already analysed with these settings (earlier scans)
     analysed: int = 0  # contents analysed by this scan
     pending: int = 0  # contents left for a next run (interrupted)
-    verdicts: dict[str, int] = field(default_factory=lambda: {v: 0 for v in _VERDICTS})
+    verdicts: dict[str, int] = field(default_factory=lambda: {v: 0 for v in VERDICTS})
     no_face: int = 0
     errors: dict[str, int] = field(default_factory=dict)  # error_code -> contents
     missing: list[str] = field(default_factory=list)  # inputs that could not be read (not in the db)

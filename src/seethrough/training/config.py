@@ -109,6 +109,24 @@ class TemporalStage(_Strict):
     frames: int = 16
 
 
+class HeadStage(_Strict):
+    """``seethrough fit-head``: new linear heads on a frozen backbone (see ``training/head.py``)."""
+
+    init_from: Path | None = None  # checkpoint whose backbone is kept as it is
+    per_source: int = 1500  # files per listed source and label, at most
+    frames: int = 16  # frames cropped per video (analyze() samples up to 32; the mean embedding is stable by 16)
+    views: list[Literal["plain", "augmented"]] = Field(default_factory=lambda: ["plain", "augmented"])
+    synth: bool = True  # pseudo-fakes of the real files, for the method head only
+    c: float = Field(default=0.003, gt=0)  # inverse L2 strength (on standardised embeddings)
+    # share of each source (dataset folder name) in the binary fit; unlisted sources split the rest
+    shares: dict[str, float] = Field(default_factory=dict)
+    val_frac: float = Field(default=0.1, ge=0.0, lt=1.0)  # groups held out of a first fit, for the report
+    # which training fakes teach which method: a fake's method or family, or synth:<family> for pseudo-fakes
+    method_of: dict[str, str] = Field(default_factory=lambda: {
+        "Deepfakes": "Deepfakes", "face_swap": "Deepfakes", "reenactment": "Face2Face",
+        "synth:face_swap": "FaceSwap", "synth:reenact": "Face2Face"})
+
+
 class TrainConfig(_Strict):
     name: str = "run"
     seed: int = 0
@@ -119,6 +137,7 @@ class TrainConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     frames: FrameStage = Field(default_factory=FrameStage)
     temporal: TemporalStage = Field(default_factory=TemporalStage)
+    head: HeadStage = Field(default_factory=HeadStage)
     methods: list[str] = Field(default_factory=lambda: ["Deepfakes", "FaceSwap", "Face2Face"])
 
     def resolve_paths(self, base: Path) -> "TrainConfig":
@@ -134,6 +153,7 @@ class TrainConfig(_Strict):
             s.heldout = fix(s.heldout)
         self.model.weights_path = fix(self.model.weights_path)
         self.frames.init_from = fix(self.frames.init_from)
+        self.head.init_from = fix(self.head.init_from)
         self.output_dir = fix(self.output_dir)
         self.data.cache_dir = fix(self.data.cache_dir)
         return self

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..facts import VERDICTS
 from ..log import get_logger
 from .data import label_of, row_group
 from .generalisation import rates
@@ -109,7 +110,7 @@ def evaluate(items: list[Item], out_dir: Path, *, predictor=None, options=None, 
         "n_error": sum(r["status"] == "error" for r in rows),
         "video": binary_report(y, p, threshold) if len(ok) else {},
         "frame": {"n": len(frame_scores), "auc": roc_auc(np.array(frame_labels), np.array(frame_scores))},
-        "verdicts": {v: sum(r["verdict"] == v for r in ok) for v in ("real", "uncertain", "fake")},
+        "verdicts": {v: sum(r["verdict"] == v for r in ok) for v in VERDICTS},
         # TPR/FPR of the fake verdict, confidently wrong, coverage (seethrough.training.generalisation)
         "verdict_rates": asdict(rates(rows, ci=False)) if rows else {},
         "model": predictor.info,

@@ -17,7 +17,7 @@ import numpy as np
 
 from .metrics import roc_auc
 
-VERDICTS = ("real", "fake")
+DECIDED = ("real", "fake")  # the verdicts that decide (uncertain does not)
 
 
 @dataclass
@@ -84,8 +84,8 @@ def rates(rows: list[dict], negatives: Iterable[dict] = (), ci: bool = True) -> 
         tpr=share(lambda r: r.get("verdict") == "fake", fake),
         fpr=share(lambda r: r.get("verdict") == "fake", real),
         uncertain=share(lambda r: r.get("verdict") == "uncertain", rows),
-        wrong=share(lambda r: r.get("verdict") in VERDICTS and (r["verdict"] == "fake") != (int(r["label"]) == 1), rows),
-        coverage=share(lambda r: r.get("verdict") in VERDICTS, rows),
+        wrong=share(lambda r: r.get("verdict") in DECIDED and (r["verdict"] == "fake") != (int(r["label"]) == 1), rows),
+        coverage=share(lambda r: r.get("verdict") in DECIDED, rows),
         no_face=share(lambda r: r.get("status") != "ok", rows),
     )
 

@@ -6,6 +6,7 @@ same token rules apply to the browser and to any other client.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from .. import __version__
+from .. import __version__, facts
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -26,6 +27,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
         "version": __version__,
         "max_upload_mb": s.max_upload_bytes / 1e6,
         "token_required": bool(s.token),
+        "facts_json": json.dumps(facts.for_pages()).replace("<", "\\u003c"),  # safe inside <script>
         **context,
     }
     return TEMPLATES.TemplateResponse(request, template, ctx, status_code=status_code)

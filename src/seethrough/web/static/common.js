@@ -61,7 +61,9 @@ const ST = (() => {
     return node;
   }
 
-  const VERDICT_LABEL = { real: "Real", uncertain: "Uncertain", fake: "Fake" };
+  // Verdict and region words come from the server (seethrough.facts), defined once for pages and reports.
+  const FACTS = JSON.parse(document.getElementById("facts").textContent);
+  const VERDICT_LABEL = FACTS.verdict_labels;
 
   function badge(verdict, large) {
     const label = VERDICT_LABEL[verdict] || "—";
@@ -78,8 +80,31 @@ const ST = (() => {
     return el("span", { class: `badge ${cls}`, text });
   }
 
-  function pct(p) { return p === null || p === undefined ? "—" : `${(p * 100).toFixed(0)} %`; }
-  function prob(p) { return p === null || p === undefined ? "—" : p.toFixed(2); }
+  // How a probability is written: the same rules as seethrough.facts.pct / overall_pct (the narrator,
+  // the reports and the CLI), so a page never shows 70% where the report says 69.5%. Tested identical.
+  function halfUp(x, d) { const s = 10 ** d; return Math.floor(x * s + 0.5) / s; }
+  function pct(p, decimals) {
+    if (p === null || p === undefined || Number.isNaN(p)) return "—";
+    const v = 100 * p;
+    if (decimals === undefined) {
+      if (v >= 0.5 && v < 99.5) decimals = 0;
+      else if (v >= 0.05 && v < 99.95) decimals = 1;
+      else if (v >= 99.95) return "more than 99.9%";
+      else return "less than 0.1%";
+    }
+    return `${halfUp(v, decimals).toFixed(decimals)}%`;
+  }
+  function overallPct(p, thresholds) {
+    let shown = pct(p);
+    if (!thresholds || !/^[0-9]/.test(shown)) return shown;
+    for (const decimals of [0, 1, 2]) {
+      shown = decimals ? pct(p, decimals) : pct(p);
+      const clash = Object.values(thresholds).some((t) => t !== null && t !== undefined && Math.abs(t - p) >= 1e-12 &&
+        halfUp(100 * t, decimals) === halfUp(100 * p, decimals));
+      if (!clash) return shown;
+    }
+    return shown;
+  }
 
   function bytes(n) {
     if (n === null || n === undefined) return "—";
@@ -100,11 +125,7 @@ const ST = (() => {
     return s < 60 ? `${s.toFixed(2)} s` : `${Math.floor(s / 60)} min ${(s % 60).toFixed(0)} s`;
   }
 
-  const REGION_LABEL = {
-    right_eye: "right eye", left_eye: "left eye", right_brow: "right eyebrow", left_brow: "left eyebrow",
-    nose: "nose", mouth: "mouth", right_cheek: "right cheek", left_cheek: "left cheek",
-    forehead: "forehead", jaw_chin: "jaw and chin", boundary: "face outline (blend boundary)",
-  };
+  const REGION_LABEL = FACTS.region_labels;
   function region(name) { return REGION_LABEL[name] || (name || "").replace(/_/g, " "); }
 
   /** Plain-language advice for an error code. */
@@ -146,5 +167,5 @@ const ST = (() => {
   }
   document.addEventListener("DOMContentLoaded", initTokenForm);
 
-  return { api, ApiError, el, clear, badge, statusBadge, pct, prob, bytes, when, seconds, region, hint, VERDICT_LABEL };
+  return { api, ApiError, el, clear, badge, statusBadge, pct, overallPct, bytes, when, seconds, region, hint, VERDICT_LABEL };
 })();

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, api, clear, prob, statusBadge } = ST;
+  const { el, api, clear, pct, statusBadge } = ST;
   const form = document.getElementById("search-form");
   const body = document.querySelector("#history tbody");
   const more = document.getElementById("more");
@@ -30,7 +30,7 @@
       el("td", { text: ST.when(item.created_at) }),
       el("td", { text: item.status === "running" ? item.stage_text : { queued: "Waiting", done: "Finished", failed: "Failed" }[item.status] || item.status }),
       el("td", {}, statusBadge(item)),
-      el("td", { text: prob(item.fake_probability) }),
+      el("td", { text: pct(item.fake_probability) }),
       el("td", {}, del));
     del.addEventListener("click", async () => {
       if (!window.confirm(`Delete the analysis of ${item.name}, its results and the uploaded file?`)) return;

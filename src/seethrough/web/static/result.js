@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, api, clear, prob, bytes, seconds, region, hint } = ST;
+  const { el, api, clear, pct, bytes, seconds, region, hint } = ST;
   const root = document.getElementById("result");
   const id = root.dataset.id;
   const $ = (sel) => document.getElementById(sel);
@@ -41,7 +41,7 @@
     const b = $("verdict-badge");
     b.className = `badge badge-lg badge-${d.verdict}`;
     b.textContent = ST.VERDICT_LABEL[d.verdict];
-    $("verdict-score").textContent = `Fake probability ${prob(d.fake_probability)} (calibrated)`;
+    $("verdict-score").textContent = `Fake probability ${ST.overallPct(d.fake_probability, d.thresholds)} (calibrated)`;
     const gate = d.abstention || {};
     const withheld = gate.gated ? (gate.reasons || []).map((r) => r.text) : [];
     $("verdict-withheld").textContent = withheld.length ? `No verdict: ${withheld.join(" ")}` : "";
@@ -61,7 +61,7 @@
       if (n.fallback_reason) who += ` The requested ${n.requested} was not used: ${n.fallback_reason}`;
       $("narrative-engine").textContent = who;
     } else if (d.status === "ok") {
-      $("narrative").textContent = `The model rates this ${d.media && d.media.kind === "image" ? "image" : "video"} as ${ST.VERDICT_LABEL[d.verdict].toLowerCase()}, with a fake probability of ${prob(d.fake_probability)}.`;
+      $("narrative").textContent = `The model rates this ${d.media && d.media.kind === "image" ? "image" : "video"} as ${ST.VERDICT_LABEL[d.verdict].toLowerCase()}, with a fake probability of ${ST.overallPct(d.fake_probability, d.thresholds)}.`;
     }
     const caveats = clear($("caveats"));
     for (const c of ((d.evidence || {}).caveats || [])) caveats.append(el("li", { text: c.text }));
@@ -114,7 +114,7 @@
     }
     const parts = [`Frame ${f.index} at ${f.time_s.toFixed(2)} s`];
     if (f.fake_probability === null || f.fake_probability === undefined) parts.push("no usable face in this frame");
-    else parts.push(`fake probability ${prob(f.fake_probability)}`);
+    else parts.push(`fake probability ${pct(f.fake_probability)}`);
     if (f.regions) {
       const top = Object.entries(f.regions).sort((a, b) => b[1] - a[1])[0];
       if (top) parts.push(`hottest region: ${region(top[0])}`);
@@ -137,7 +137,7 @@
     show($("gallery-card"), items.length > 0);
     const box = clear($("gallery"));
     for (const g of items) {
-      const caption = `Frame ${g.index} at ${g.time_s.toFixed(2)} s · fake probability ${prob(g.fake_probability)}` +
+      const caption = `Frame ${g.index} at ${g.time_s.toFixed(2)} s · fake probability ${pct(g.fake_probability)}` +
         (g.top_region ? ` · hottest: ${region(g.top_region)}` : "");
       const card = el("figure", { class: "evidence" },
         el("div", { class: "evidence-imgs" },
@@ -181,7 +181,7 @@
         el("td", { text: t.n_frames }),
         el("td", { text: t.first_s !== undefined ? `${seconds(t.first_s)} – ${seconds(t.last_s)}` : "—" }),
         el("td", { text: t.median_face_px ? Math.round(t.median_face_px) : "—" }),
-        el("td", { text: prob(t.fake_probability) }),
+        el("td", { text: pct(t.fake_probability) }),
         el("td", {}, ST.badge(t.verdict))));
     }
   }

@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, api, badge, bytes, prob } = ST;
+  const { el, api, badge, bytes, pct } = ST;
   const queue = document.getElementById("queue");
   const section = document.getElementById("queue-section");
   const dropzone = document.getElementById("dropzone");
@@ -51,7 +51,7 @@
     if (row.analysis_status === "ok") {
       setState(item, "done", `Finished${row.reused ? " (analysed before)" : ""}`);
       item.result.append(badge(row.verdict), " ",
-        el("span", { class: "muted", text: `fake probability ${prob(row.fake_probability)}` }), " ", link);
+        el("span", { class: "muted", text: `fake probability ${pct(row.fake_probability)}` }), " ", link);
     } else {
       setState(item, "done", "Finished: no usable face");
       item.result.append(el("span", { class: "muted", text: (row.error && row.error.message) || "" }), " ", link);

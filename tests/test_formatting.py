@@ -1,0 +1,61 @@
+"""One way to write a probability: the narrator, the reports, the CLI (and, in test_web_browser, the web
+page) show the same analysis with the same numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from seethrough.facts import overall_pct, pct
+
+#: (p, thresholds, text) shared with the browser test, which checks the page's formatter against it.
+CASES = [
+    (0.8731, None, "87%"),
+    (0.695, {"real_below": 0.3, "fake_above": 0.7}, "69.5%"),  # never reads equal to the 70% line
+    (0.6951, {"real_below": 0.3, "fake_above": 0.7}, "69.5%"),
+    (0.7, {"real_below": 0.3, "fake_above": 0.7}, "70%"),  # on the line: no extra digit
+    (0.997, None, "99.7%"),
+    (0.9996, None, "more than 99.9%"),
+    (0.003, None, "0.3%"),
+    (0.0004, None, "less than 0.1%"),
+    (0.005, None, "1%"),  # half up
+]
+
+
+@pytest.mark.parametrize("p,thresholds,text", CASES)
+def test_probability_text(p, thresholds, text):
+    assert overall_pct(p, thresholds) == text
+    if thresholds is None:
+        assert pct(p) == text
+
+
+def test_the_same_analysis_reads_the_same_everywhere(tiny_predictor, face_image, capsys):
+    from seethrough.analysis import AnalyzeOptions, analyze
+    from seethrough.cli.cmd_main import _print_text
+    from seethrough.explain.narrator_facts import summarize
+    from seethrough.explain.narrator_template import template_text
+    from seethrough.report import build_content
+
+    a = analyze(face_image, predictor=tiny_predictor, options=AnalyzeOptions(explain=False, narrator=None))
+    assert a.status == "ok"
+    a.fake_probability, a.verdict = 0.6951, "uncertain"
+    a.thresholds = {"real_below": 0.3, "fake_above": 0.7}
+    a.abstention = None
+    doc = a.to_dict()
+
+    content = build_content(doc)
+    assert content.probability_text == "69.5%"
+    assert "69.5%" in content.meaning and "(30%)" in content.meaning and "(70%)" in content.meaning
+    _, facts = summarize(doc)
+    assert facts.probability_text == "69.5%"
+    assert "69.5%" in template_text(doc)
+    _print_text(a)
+    printed = capsys.readouterr()
+    assert "fake probability 69.5%" in " ".join((printed.out + printed.err).split())
+
+
+def test_every_region_has_one_label_and_one_phrase():
+    from seethrough.facts import REGION_LABELS, REGION_WORDS, region_label
+    from seethrough.faces.regions import PART_REGIONS
+
+    assert set(REGION_LABELS) == set(REGION_WORDS) == set(PART_REGIONS) | {"boundary"}
+    assert region_label("right_eye") == "right eye (person's)" and region_label("new_part") == "new part"

@@ -106,7 +106,9 @@ def main() -> None:
     front = ours_total - ours_model  # probe + decode + faces: the same for every detector
     n = sum(1 for f in a.frames if f.fake_probability is not None) or args.frames
 
-    rows = [("**seethrough** (" + predictor.info["backbone"] + f" @{predictor.size} + LSTM)", ours_model, ours_total,
+    head = {"mean": "mean of frames", "lstm": "LSTM", "bilstm": "BiLSTM"}.get(predictor.info["temporal"],
+                                                                              predictor.info["temporal"])
+    rows = [("**seethrough** (" + predictor.info["backbone"] + f" @{predictor.size} + {head})", ours_model, ours_total,
              ours_peak)]
     for (name, arch, size, _), mb in zip(PEERS, peer_peaks):
         t = time_backbone(arch, size, n, args.repeat)

@@ -30,7 +30,9 @@ def test_bundled_model_is_complete_and_small(predictor):
     assert predictor.info["name"] == "seethrough-default"
     card = predictor.info["card"]  # the summary reports carry, from default.card.json
     assert {"summary", "data", "metrics", "limits"} <= set(card) and len(card["limits"]) >= 3
-    assert "DFDC" in card["data"] and "0.854" in card["metrics"]
+    assert "DFDC" in card["data"] and "0.82" in card["metrics"]  # the cross-source benchmark's AUC
+    # v3: v1's backbone with a linear read-out, mean over frames: the frame scores add up to the clip score
+    assert predictor.meta.model_spec.temporal == "mean"
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,10 @@ def astronaut_pair(tmp_path_factory):
     return folder / "real.png", fakes
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "Known limit of the v3 read-out (model card): self-blends of a clean studio photo score no higher than "
+    "the photo (held-out self-blends vs their reals: ROC-AUC about 0.71); v1 caught them but was at chance on "
+    "unseen sources. Strict: when a model catches them again this fails, and the mark goes."))
 def test_blended_faces_score_far_above_the_original(predictor, astronaut_pair):
     real, fakes = astronaut_pair
     original = analyze(real, predictor=predictor)

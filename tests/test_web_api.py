@@ -214,6 +214,7 @@ def test_list_search_and_delete(client, tmp_path, data_dir, video_done):
     assert video_done["id"] in [i["id"] for i in by_verdict["items"]]
     assert all(i["verdict"] == video_done["verdict"] for i in by_verdict["items"])
     assert client.get("/api/analyses", params={"status": "failed", "q": "holiday"}).json()["total"] == 0
+    assert client.get("/api/analyses", params={"q": "\x00"}).json()["total"] == 0  # SQLite once matched all at NUL
     page = client.get("/api/analyses", params={"limit": 1}).json()
     assert len(page["items"]) == 1 and page["total"] >= 3
     assert_plain_error(client.get("/api/analyses", params={"verdict": "maybe"}), 422, "invalid_request")
@@ -225,6 +226,16 @@ def test_list_search_and_delete(client, tmp_path, data_dir, video_done):
     assert client.get("/api/analyses", params={"q": "holiday"}).json()["total"] == 0
     assert_plain_error(client.delete(f"/api/analyses/{row['id']}"), 404, "not_found")
     assert_plain_error(client.get("/api/analyses/not-an-id"), 404, "not_found")
+
+
+def test_of_two_concurrent_deletes_one_wins(client, server, tmp_path, monkeypatch):
+    img = make_face_image(tmp_path / "twice.png", size=(400, 300))
+    row = wait_done(client, _post(client, img, "twice.png").json()["id"])
+    store = server.app.state.store
+    stale = store.get(row["id"])
+    store.delete(row["id"])  # the other request got there first, after this one had read the row
+    monkeypatch.setattr(store, "get", lambda analysis_id: stale)
+    assert_plain_error(client.delete(f"/api/analyses/{row['id']}"), 404, "not_found")
 
 
 def test_delete_keeps_an_upload_other_analyses_use(client, face_image, data_dir):

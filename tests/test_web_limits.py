@@ -183,3 +183,38 @@ def test_wrong_tokens_lock_the_address_out(make_client):
     assert other.get("/api/analyses").status_code == 200  # the session cookie carries the token
     assert _refused(make_client("192.0.2.10").get("/api/analyses"), 401, "unauthorized")["message"].startswith(
         "This server needs")
+
+
+def test_only_uploads_may_be_large(make_client):
+    """F1: a huge body to /api/session is refused unread (declared) or cut off (chunked), with or without a token."""
+    c = make_client(token="a-long-server-token", auth_failures_per_minute=3)
+    resp = c.post("/api/session", content=b'{"token": "x"}',
+                  headers={"content-type": "application/json", "content-length": "500000000"})
+    _refused(resp, 413, "too_large")
+
+    def chunks():
+        yield b'{"token": "'
+        for _ in range(64):
+            yield b"a" * 1024
+        yield b'"}'
+
+    _refused(c.post("/api/session", content=chunks(), headers={"content-type": "application/json"}), 413, "too_large")
+    _refused(c.post("/api/session", content=b"not json", headers={"content-type": "application/json"}), 422, "bad_body")
+    # nothing of the above counted as a wrong token; a small body still works
+    assert c.post("/api/session", json={"token": "a-long-server-token"}).status_code == 200
+    for guess in ("a", "b", "c"):
+        _refused(c.post("/api/session", json={"token": guess}), 401, "unauthorized")
+    _refused(c.post("/api/session", json={"token": "a-long-server-token"}), 429, "too_many_attempts")
+
+
+def test_declared_size_is_checked_before_the_disk(make_client, images, monkeypatch):
+    """F3: a Content-Length beyond the size limit is 413 (the user's to fix), not 507, even on a low disk."""
+    c = make_client(min_free_mb=256)
+    monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 10**6))
+    body = images[0].read_bytes()
+    resp = c.post("/api/analyses", content=body, headers={
+        "content-type": "multipart/form-data; boundary=x", "content-length": str(10**13)})
+    err = _refused(resp, 413, "too_large")
+    assert "larger than this server takes" in err["message"]
+    assert _stored(c.app) == (0, [], [])
+    _refused(_post(c, images[0]), 507, "disk_full")  # a file of a fitting size meets the disk check

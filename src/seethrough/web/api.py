@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..facts import SCHEMA_VERSION
 from ..log import get_logger
-from .limits import check_disk, check_queue, check_rate, client_address
-from .security import COOKIE, check_token, require_token
+from .limits import check_declared_size, check_disk, check_queue, check_rate, client_address
+from .security import COOKIE, check_token, refuse_if_locked_out, require_token
 from .store import AnalysisRow
 from .uploads import ReceivedFile, UploadProblem, probe_status, probe_upload, receive_multipart, store_upload
 
@@ -187,10 +187,14 @@ def summary(row: AnalysisRow) -> dict[str, Any]:
     }
 
 
+def _not_found() -> HTTPException:
+    return api_error(404, "not_found", "There is no analysis with this id (it may have been deleted).")
+
+
 def _row_or_404(request: Request, analysis_id: str) -> AnalysisRow:
     row = request.app.state.store.get(analysis_id) if ID_RE.match(analysis_id) else None
     if row is None:
-        raise api_error(404, "not_found", "There is no analysis with this id (it may have been deleted).")
+        raise _not_found()
     return row
 
 
@@ -233,14 +237,16 @@ def _submit_one(app, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> t
     return 202, {**summary(row), "reused": False}
 
 
-def _admit(request: Request) -> None:
-    """Rate, queue and disk checks before any of the body is read (see :mod:`.limits`)."""
+def _admit(request: Request, max_files: int) -> None:
+    """Size, rate, queue and disk checks before any of the body is read (see :mod:`.limits`)."""
     s = request.app.state.settings
+    declared = request.headers.get("content-length", "")
+    declared_bytes = int(declared) if declared.isdigit() else 0
+    check_declared_size(declared_bytes, s.max_upload_bytes, max_files)  # 413 before 507: size is the user's to fix
     check_rate(request.app.state.submit_limiter, client_address(request))
     if s.max_queued:
         check_queue(request.app.state.store.counts()["queued"], s.max_queued)
-    declared = request.headers.get("content-length", "")
-    check_disk(s.data_dir, int(declared) if declared.isdigit() else 0, s.min_free_mb)
+    check_disk(s.data_dir, declared_bytes, s.min_free_mb)
 
 
 def _no_file(form, field: str) -> HTTPException:
@@ -252,10 +258,10 @@ def _no_file(form, field: str) -> HTTPException:
 
 async def _receive(request: Request, max_files: int | None = None):
     s = request.app.state.settings
-    await run_in_threadpool(_admit, request)
+    max_files = max_files or s.max_files_per_request
+    await run_in_threadpool(_admit, request, max_files)
     try:
-        return await receive_multipart(request, s.tmp_dir, max_file_bytes=s.max_upload_bytes,
-                                       max_files=max_files or s.max_files_per_request)
+        return await receive_multipart(request, s.tmp_dir, max_file_bytes=s.max_upload_bytes, max_files=max_files)
     except UploadProblem as exc:
         raise api_error(exc.status, exc.code, exc.message) from None
 
@@ -412,7 +418,8 @@ def get_frame(request: Request, analysis_id: str, index: int) -> FileResponse:
 def delete_analysis(request: Request, analysis_id: str) -> Response:
     app = request.app
     row = _row_or_404(request, analysis_id)
-    app.state.store.delete(row.id)
+    if app.state.store.delete(row.id) is None:  # a concurrent request deleted it since it was read
+        raise _not_found()
     app.state.jobs.cancel(row.id)  # a running analysis is stopped, not finished for nothing
     app.state.jobs.remove_results(row.id)
     if app.state.store.count_sha_refs(row.sha256) == 0:
@@ -447,9 +454,19 @@ def health(request: Request) -> dict:
     }
 
 
-@router.post("/session", summary="Exchange the API token for a browser cookie", tags=["service"])
-def open_session(request: Request, body: TokenBody) -> JSONResponse:
+@router.post("/session", summary="Exchange the API token for a browser cookie", tags=["service"],
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": TokenBody.model_json_schema()}}}})
+async def open_session(request: Request) -> JSONResponse:
+    """Body ``{"token": "..."}``. A locked-out address is refused before its body is read, and the
+    body is bounded (the app refuses non-upload bodies over a few kB)."""
     s = request.app.state.settings
+    if s.token:
+        refuse_if_locked_out(request)
+    try:
+        body = TokenBody.model_validate_json(await request.body())
+    except ValueError:
+        raise api_error(422, "bad_body", 'Send the token as JSON: {"token": "..."}.') from None
     check_token(s, request, body.token)
     resp = JSONResponse({"ok": True})
     if s.token:

@@ -19,8 +19,8 @@ from ..log import get_logger
 from . import api, pages
 from .isolation import ProbePool
 from .jobs import JobManager
-from .limits import RateLimiter
-from .security import cross_site
+from .limits import SMALL_BODY_BYTES, RateLimiter
+from .security import UNSAFE_METHODS, cross_site
 from .settings import WebSettings, is_loopback
 from .store import Store
 
@@ -59,6 +59,33 @@ def _error_response(request: Request, status: int, code: str, message: str, head
     return pages.render(request, "error.html", status, title=f"Error {status}", message=message)
 
 
+#: The routes that take files; every other request body is bounded by ``SMALL_BODY_BYTES``.
+UPLOAD_PATHS = {"/api/analyses", "/api/batches"}
+
+
+SMALL_BODY_MESSAGE = f"This request may carry at most {SMALL_BODY_BYTES // 1024} kB; only uploads are larger."
+
+
+def _too_large(request: Request):
+    return _error_response(request, 413, "too_large", SMALL_BODY_MESSAGE)
+
+
+def _bounded(receive, limit: int):
+    """``receive`` that stops a body past ``limit`` bytes with 413 (bodies without a true length)."""
+    seen = 0
+
+    async def bounded():
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise StarletteHTTPException(status_code=413, detail={"code": "too_large", "message": SMALL_BODY_MESSAGE})
+        return message
+
+    return bounded
+
+
 class Guard:
     """Outermost checks and last-resort error handling, as plain ASGI middleware.
 
@@ -85,6 +112,13 @@ class Guard:
         if cross_site(request):
             resp = _error_response(request, 403, "cross_site", "Requests from other web sites are not allowed.")
             return await resp(scope, receive, send)
+        if request.method in UNSAFE_METHODS and request.url.path not in UPLOAD_PATHS:
+            # Only uploads may be large: any other body is a few fields, refused unread when it says
+            # it is bigger, and cut off when it turns out bigger than it said.
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > SMALL_BODY_BYTES:
+                return await _too_large(request)(scope, receive, send)
+            receive = _bounded(receive, SMALL_BODY_BYTES)
         started = False
 
         async def send_with_headers(message):

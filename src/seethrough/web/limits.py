@@ -6,6 +6,8 @@ Checked before a request body is read, so a refused upload costs the server noth
   with bursts up to ``submit_burst`` (429 with ``Retry-After``);
 * **queue**: at most ``max_queued`` analyses waiting for a worker (503 with
   ``Retry-After``), so a flood of uploads cannot grow the backlog without bound;
+* **size**: a declared ``Content-Length`` beyond what the size limit allows gets 413 first;
+  requests that are not uploads may carry at most ``SMALL_BODY_BYTES`` (enforced in the app);
 * **disk**: the data folder must keep ``min_free_mb`` free after the upload (507), so
   a full disk refuses new files instead of breaking the database or the stored
   uploads and results.
@@ -101,6 +103,20 @@ def check_queue(queued: int, max_queued: int) -> None:
     if max_queued and queued >= max_queued:
         raise refuse(503, "queue_full", f"The server already has {queued} analyses waiting; try again in a minute.",
                       retry_after=60)
+
+
+#: Room for the multipart framing and form fields around the files of one upload request.
+MULTIPART_OVERHEAD = 1_000_000
+#: The most a request that is not an upload may carry (a JSON token, a form of a few fields).
+SMALL_BODY_BYTES = 16_384
+
+
+def check_declared_size(declared_bytes: int, max_file_bytes: int, max_files: int) -> None:
+    """413 when the declared ``Content-Length`` cannot fit ``max_files`` files of the size limit."""
+    if max_file_bytes and declared_bytes > max_file_bytes * max(1, max_files) + MULTIPART_OVERHEAD:
+        per = f"{max_file_bytes / 1e6:g} MB"
+        raise refuse(413, "too_large", f"The upload ({declared_bytes / 1e6:,.0f} MB) is larger than this server "
+                                       f"takes ({max(1, max_files)} file(s) of at most {per} each).")
 
 
 def check_disk(data_dir: Path, incoming_bytes: int, min_free_mb: int) -> None:

@@ -43,12 +43,8 @@ def check_token(settings: WebSettings, request: Request, presented: str | None =
     """
     if not settings.token:
         return
-    app = request.scope.get("app")
-    failures = getattr(app.state, "auth_failures", None) if app is not None else None
+    failures = refuse_if_locked_out(request)
     client = client_address(request)
-    if failures is not None and (wait := failures.wait(client)) > 0:
-        raise refuse(429, "too_many_attempts",
-                     f"Too many wrong tokens from your address: wait {math.ceil(wait)} s and try again.", retry_after=wait)
     token = presented if presented is not None else presented_token(request)
     if not token_ok(settings, token):
         if failures is not None:
@@ -57,6 +53,17 @@ def check_token(settings: WebSettings, request: Request, presented: str | None =
                    "This server needs an access token: send it as 'Authorization: Bearer TOKEN'.")
         raise HTTPException(status_code=401, detail={"code": "unauthorized", "message": message},
                             headers={"WWW-Authenticate": "Bearer"})
+
+
+def refuse_if_locked_out(request: Request):
+    """429 for an address that sent too many wrong tokens (checked before anything is read);
+    returns the app's failure counter (None outside an app)."""
+    app = request.scope.get("app")
+    failures = getattr(app.state, "auth_failures", None) if app is not None else None
+    if failures is not None and (wait := failures.wait(client_address(request))) > 0:
+        raise refuse(429, "too_many_attempts",
+                     f"Too many wrong tokens from your address: wait {math.ceil(wait)} s and try again.", retry_after=wait)
+    return failures
 
 
 def require_token(request: Request) -> None:

@@ -255,6 +255,8 @@ class Store:
     ) -> tuple[list[AnalysisRow], int]:
         """Newest first; ``q`` matches the file name (case-insensitive) or an id / sha256 prefix."""
         conds = []
+        if q and any(ord(ch) < 32 for ch in q):
+            return [], 0  # no file name, id or sha256 holds a control character (SQLite stops a pattern at NUL)
         if q:
             esc = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conds.append(

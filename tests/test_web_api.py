@@ -96,6 +96,7 @@ def test_health_openapi_and_docs(client):
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["database"] == "ok"
     assert h["workers"]["ready"] == 1 and h["workers"]["model"]["name"] == "tiny-test"
+    assert h["probes"]["ok"] and h["probes"]["idle_dead"] == 0 and h["probes"]["size"] >= 1
     spec = client.get("/openapi.json").json()
     for path in ("/api/analyses", "/api/analyses/{analysis_id}", "/api/analyses/{analysis_id}/result",
                  "/api/analyses/{analysis_id}/report.{fmt}", "/api/batches", "/api/health"):

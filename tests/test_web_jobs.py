@@ -232,18 +232,46 @@ def test_probe_pool_survives_a_crashing_decoder(tmp_path, monkeypatch, face_imag
     from seethrough.web import isolation
 
     pool = isolation.ProbePool(1, 0, timeout_s=20)
+    real_recv = isolation.Child.recv
     try:
-        child = pool._take()
-        os.kill(child.pid, 9)  # as if the decoder had died on the file
-        pool._give(child)
+        def dies_on_the_file(self, timeout):
+            os.kill(self.pid, 9)  # as if the decoder had died on the file
+            return real_recv(self, timeout)
+
+        monkeypatch.setattr(isolation.Child, "recv", dies_on_the_file)
         r = pool.probe(face_image, None)
         assert not r.ok and r.error_code == "out_of_memory"  # SIGKILL reads as the OOM killer
+        monkeypatch.setattr(isolation.Child, "recv", real_recv)
         r = pool.probe(face_image, None)
         assert r.ok and r.info["kind"] == "image"
         bad = tmp_path / "x.mp4"
         bad.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
         r = pool.probe(bad, None)
         assert not r.ok and r.error_class in ("TruncatedMediaError", "CorruptMediaError")
+    finally:
+        pool.close()
+
+
+def test_idle_probe_children_killed_behind_its_back_are_replaced(face_image):
+    """F2: kill -9 of the idle probe children must not fail the next uploads (it failed two of them)."""
+    from seethrough.web import isolation
+
+    pool = isolation.ProbePool(2, 0, timeout_s=20)
+    try:
+        children = [pool._take(), pool._take()]
+        for c in children:
+            pool._give(c)
+        for c in children:
+            os.kill(c.pid, 9)
+        deadline = time.monotonic() + 10
+        while any(c.alive for c in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert pool.status()["idle_dead"] == 2  # what health reports before anyone uploads
+        for _ in range(3):
+            r = pool.probe(face_image, None)
+            assert r.ok and r.info["kind"] == "image"
+        st = pool.status()
+        assert st["replaced"] == 2 and st["idle_dead"] == 0 and st["ok"]
     finally:
         pool.close()
 

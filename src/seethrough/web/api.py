@@ -442,12 +442,14 @@ def health(request: Request) -> dict:
         log.warning("database ping failed: %s", exc)
         db = "unavailable"
     workers = app.state.jobs.health()
-    ok = db == "ok" and not workers["errors"]
+    probes = app.state.probes.status()  # idle probe children killed behind our back are replaced on use
+    ok = db == "ok" and not workers["errors"] and probes["ok"]
     return {
         "status": "ok" if ok else "degraded",
         "version": __version__,
         "database": db,
         "workers": workers,
+        "probes": probes,
         "queue": app.state.store.counts() if db == "ok" else None,
         "max_upload_bytes": app.state.settings.max_upload_bytes,
         "token_required": bool(app.state.settings.token),

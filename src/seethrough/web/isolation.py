@@ -212,6 +212,8 @@ class ProbePool:
         self._sem = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
         self._closed = False
+        self.start_error: str | None = None  # why the last child could not start (health reports it)
+        self.replaced = 0  # idle children found dead and replaced
 
     def warm(self) -> None:
         """Start the children now (in a thread) so the first upload does not wait for them."""
@@ -223,18 +225,40 @@ class ProbePool:
                     child.start()
                 except Exception as exc:  # noqa: BLE001 - probing will retry on demand
                     log.warning("probe process could not start: %s", exc)
+                    self.start_error = f"{type(exc).__name__}: {exc}"
                     return
                 self._give(child)
 
         threading.Thread(target=_start, name="seethrough-probe-warm", daemon=True).start()
 
     def _take(self) -> Child:
-        with self._lock:
-            if self._free:
-                return self._free.pop()
+        """An idle child that is still alive (dead ones, e.g. killed while idle, are dropped), else a new one."""
+        while True:
+            with self._lock:
+                child = self._free.pop() if self._free else None
+            if child is None:
+                break
+            if child.alive:
+                return child
+            child.kill()  # reap it
+            self.replaced += 1
+            log.warning("probe process %s had died while idle; replacing it", child.pid)
         child = Child(_probe_main, (self.memory_limit_mb,), name="seethrough-probe")
-        child.start()
+        try:
+            child.start()
+        except Exception as exc:
+            self.start_error = f"{type(exc).__name__}: {exc}"
+            raise
+        self.start_error = None
         return child
+
+    def status(self) -> dict:
+        """For /api/health: idle children alive and dead, and whether new ones can start."""
+        with self._lock:
+            idle = list(self._free)
+        alive = sum(c.alive for c in idle)
+        return {"size": self._size, "idle": alive, "idle_dead": len(idle) - alive, "replaced": self.replaced,
+                "ok": self.start_error is None, **({"error": self.start_error} if self.start_error else {})}
 
     def _give(self, child: Child) -> None:
         with self._lock:

@@ -42,7 +42,6 @@ log = get_logger("seethrough.bench.faithfulness")
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dfdc_faces"
-DEFAULT_GROUPS = ROOT / "runs" / "default" / "val_groups.json"  # DFDC groups held out from the default model
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -76,13 +75,17 @@ class PointingRecord:
 # ------------------------------------------------------------------------------ data
 
 
-def _groups(arg: str, model: Path | None) -> tuple[set[str] | None, str]:
+def _groups(arg: str) -> tuple[set[str] | None, str]:
     if arg == "none":
         return None, "all groups"
-    path = DEFAULT_GROUPS if arg == "auto" else Path(arg)
-    if arg == "auto" and (model is not None or not path.is_file()):
-        return None, "all groups (held-out list of the default model not found or another model)"
-    groups = set(json.loads(path.read_text()))
+    if arg == "auto":  # the benchmark's DFDC test part: held out of every model that keeps the committed split
+        from seethrough.datasets.heldout import default_split_path, load_split
+
+        path = default_split_path()
+        groups = set(load_split(path).dataset("dfdc_faces").test)
+    else:
+        path = Path(arg)
+        groups = set(json.loads(path.read_text()))
     return groups, f"only the {len(groups)} groups held out from training ({path.relative_to(ROOT) if path.is_relative_to(ROOT) else path})"
 
 
@@ -162,7 +165,7 @@ def run(args) -> dict:
     pipe = FacePipeline(crop_size=predictor.size, margin=predictor.crop_margin)
     t0, load0 = time.perf_counter(), os.getloadavg()[0]
     if args.data.is_dir() and (args.data / "labels.csv").is_file():
-        groups, note = _groups(args.groups, args.model)
+        groups, note = _groups(args.groups)
         source = dfdc_faces(args.data, args.n, pipe, rng, groups, note)
     else:
         log.warning("data folder %s not found: using generated faces", args.data)
@@ -525,7 +528,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
     ap.add_argument("--groups", default="auto",
-                    help="JSON list of groups to draw from; 'auto' = the default model's held-out groups if present")
+                    help="JSON list of groups to draw from; 'auto' = the DFDC test part of configs/benchmark_split.json")
     args = ap.parse_args()
     setup_logging()
     res = run(args)

@@ -1,5 +1,5 @@
-"""One way to write a probability: the narrator, the reports, the CLI (and, in test_web_browser, the web
-page) show the same analysis with the same numbers."""
+"""Facts shown in several places, defined once: how a probability is written, region and verdict words,
+the default database (the narrator, the reports, the CLI, the web pages and `seethrough doctor` agree)."""
 
 from __future__ import annotations
 
@@ -59,3 +59,14 @@ def test_every_region_has_one_label_and_one_phrase():
 
     assert set(REGION_LABELS) == set(REGION_WORDS) == set(PART_REGIONS) | {"boundary"}
     assert region_label("right_eye") == "right eye (person's)" and region_label("new_part") == "new part"
+
+
+def test_doctor_and_web_app_agree_on_the_default_database(monkeypatch, tmp_path):
+    from seethrough.doctor import default_database_url
+    from seethrough.web.settings import WebSettings
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SEETHROUGH_DATA", raising=False)
+    assert default_database_url() == WebSettings().db_url
+    monkeypatch.setenv("SEETHROUGH_DATA", str(tmp_path))
+    assert default_database_url() == WebSettings.from_env().db_url == f"sqlite:///{tmp_path.resolve()}/seethrough.db"

@@ -21,6 +21,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Literal
 
+from .facts import WEB_DATA_DIR, sqlite_url
 from .log import get_logger
 
 log = get_logger(__name__)
@@ -29,8 +30,6 @@ Status = Literal["ok", "warn", "fail"]
 
 MIN_PYTHON = (3, 11)
 OLLAMA_DEFAULT = "http://127.0.0.1:11434"
-DEFAULT_DATA_DIR = Path(".seethrough")
-DEFAULT_WEB_DB = Path(".seethrough/web/seethrough.db")
 #: Free space below this fails (crop caches and uploads need room); below WARN_FREE_GB warns.
 FAIL_FREE_GB = 1.0
 WARN_FREE_GB = 10.0
@@ -281,8 +280,7 @@ def default_database_url() -> str:
     """What the web app uses: ``DATABASE_URL``, else SQLite in ``SEETHROUGH_DATA`` (default .seethrough/web)."""
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    data = Path(os.environ.get("SEETHROUGH_DATA") or DEFAULT_WEB_DB.parent)
-    return f"sqlite:///{(data / DEFAULT_WEB_DB.name).resolve()}"
+    return sqlite_url(os.environ.get("SEETHROUGH_DATA") or WEB_DATA_DIR)
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -358,7 +356,7 @@ def check_database(url: str | None = None, timeout: float = 3.0) -> Check:
 @_never_raises("disk")
 def check_disk(data_dir: str | Path | None = None) -> Check:
     """Free space where caches, uploads and results go (``SEETHROUGH_DATA`` or .seethrough)."""
-    folder = Path(data_dir or os.environ.get("SEETHROUGH_DATA") or DEFAULT_DATA_DIR)
+    folder = Path(data_dir or os.environ.get("SEETHROUGH_DATA") or WEB_DATA_DIR)
     where = _existing_ancestor(folder)
     free = shutil.disk_usage(where).free / 2**30
     detail = f"{free:.1f} GiB free at {where}" + ("" if where == folder.resolve() else f" (for {folder})")

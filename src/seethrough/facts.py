@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 #: The verdicts, in order from "no sign" to "manipulated", and how a page or report labels them.
 VERDICTS = ("real", "uncertain", "fake")
@@ -37,6 +38,17 @@ def region_label(key: str | None) -> str | None:
 def for_pages() -> dict:
     """What the web pages' script needs of these facts (served inside every page)."""
     return {"verdict_labels": VERDICT_LABELS, "region_labels": REGION_LABELS}
+
+
+#: Where the web app keeps its database, uploads and results unless SEETHROUGH_DATA says otherwise,
+#: and the SQLite file in it (``DATABASE_URL`` replaces the file).
+WEB_DATA_DIR = ".seethrough/web"
+WEB_DB_FILE = "seethrough.db"
+
+
+def sqlite_url(data_dir: str | Path) -> str:
+    """The web app's default database: SQLite in ``data_dir``."""
+    return f"sqlite:///{(Path(data_dir) / WEB_DB_FILE).resolve()}"
 
 
 #: Version of the analysis JSON (``schemas/analysis.schema.json``): minor versions only add fields.

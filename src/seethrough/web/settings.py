@@ -28,6 +28,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from ..facts import WEB_DATA_DIR, sqlite_url
+
 from ..errors import ConfigError
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -49,7 +51,7 @@ class WebSettings(BaseModel):
 
     model_config = {"validate_assignment": True}
 
-    data_dir: Path = Path(".seethrough/web")
+    data_dir: Path = Path(WEB_DATA_DIR)
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -121,7 +123,7 @@ class WebSettings(BaseModel):
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'seethrough.db').resolve()}"
+        return self.database_url or sqlite_url(self.data_dir)
 
     @property
     def uploads_dir(self) -> Path:

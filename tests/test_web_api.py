@@ -299,6 +299,19 @@ def test_oversize_upload_is_413_and_leaves_nothing(client, server, face_clip, da
     assert not list((data_dir / "tmp").glob("*.part"))
 
 
+def test_an_oversize_file_in_a_batch_is_refused_alone(client, server, face_clip, tmp_path, data_dir, monkeypatch):
+    img = make_face_image(tmp_path / "small.jpg", size=(360, 270))
+    assert img.stat().st_size < 50_000 < face_clip.stat().st_size
+    monkeypatch.setattr(server.app.state.settings, "max_upload_bytes", 50_000)
+    r = client.post("/api/batches", files=[("files", ("big.mp4", face_clip.read_bytes(), "video/mp4")),
+                                           ("files", ("small.jpg", img.read_bytes(), "image/jpeg"))])
+    assert r.status_code == 202, r.text
+    big, small = r.json()["items"]
+    assert big["status_code"] == 413 and big["error"]["code"] == "too_large" and "big.mp4" in big["error"]["message"]
+    assert small["ok"] and small["analysis"]["name"] == "small.jpg"
+    assert not list((data_dir / "tmp").glob("*.part"))  # nothing of the refused file is kept
+
+
 def test_path_traversal_name_is_display_only(client, server, tmp_path, data_dir):
     img = make_face_image(tmp_path / "t.jpg", size=(500, 380))
     r = _post(client, img, "../../../../etc/passwd.jpg")

@@ -208,6 +208,8 @@ def _truthy(value: str | None) -> bool:
 def _submit_one(app, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> tuple[int, dict]:
     """Store, sniff and queue one received file: ``(http status, body)``."""
     s, store = app.state.settings, app.state.store
+    if f.problem is not None:
+        return f.problem.status, {"error": {"code": f.problem.code, "message": f.problem.message}}
     if f.size == 0:
         f.temp_path.unlink(missing_ok=True)
         return 400, {"error": {"code": "empty", "message": f"{f.name} is empty (0 bytes); nothing to analyse."}}

@@ -1,7 +1,8 @@
 """Receive uploads safely: streamed to disk with a size limit, hashed, stored by content.
 
 * The multipart body is parsed as it arrives (nothing is buffered in memory and no
-  file grows past the limit): an oversize file stops the request with 413.
+  file grows past the limit): an oversize file stops a single upload with 413; in a batch
+  it is dropped as it arrives and gets its own 413 while the other files go on.
 * Files are stored as ``<data>/uploads/<sha256[:2]>/<sha256>``: the client's file name
   is never part of a path; it is kept, sanitised, for display only.
 * What a file *is* is decided by opening it (``seethrough.media.probe``) in an isolated
@@ -79,6 +80,8 @@ class ReceivedFile:
     temp_path: Path | None = None
     size: int = 0
     sha256: str = ""
+    # Set when this file was refused while it arrived (in a batch: the other files still count).
+    problem: "UploadProblem | None" = None
     _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
     _fh: object | None = field(default=None, repr=False)
 
@@ -152,12 +155,23 @@ class _Receiver:
         chunk = data[start:end]
         f = self._file
         if f is not None:
+            if f.problem is not None:
+                return  # refused already: the rest of this part is read and dropped
             f.size += len(chunk)
             if f.size > self.max_file_bytes:
-                raise UploadProblem(
+                problem = UploadProblem(
                     413, "too_large",
                     f"{f.name} is larger than the {self.max_file_bytes / 1e6:g} MB limit of this server.",
                 )
+                if self.max_files == 1:
+                    raise problem
+                # In a batch, this file gets its own refusal and the others go on.
+                f.problem = problem
+                f._fh.close()
+                f._fh = None
+                f.temp_path.unlink(missing_ok=True)
+                f.temp_path = None
+                return
             f._hash.update(chunk)
             f._fh.write(chunk)
         else:
@@ -166,10 +180,12 @@ class _Receiver:
             self._field_data.extend(chunk)
 
     def on_part_end(self) -> None:
-        if self._file is not None:
-            self._file._fh.close()
-            self._file._fh = None
-            self._file.sha256 = self._file._hash.hexdigest()
+        f = self._file
+        if f is not None:
+            if f.problem is None:
+                f._fh.close()
+                f._fh = None
+                f.sha256 = f._hash.hexdigest()
         elif self._field_name is not None:
             self.form.fields[self._field_name] = self._field_data.decode("utf-8", "replace")
 
@@ -179,9 +195,6 @@ async def receive_multipart(request: Request, tmp_dir: Path, *, max_file_bytes: 
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data" or b"boundary" not in params:
         raise UploadProblem(415, "not_multipart", "Send the file as multipart/form-data (a form upload).")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_file_bytes * max_files + (1 << 20):
-        raise UploadProblem(413, "too_large", f"The upload is larger than the {max_file_bytes / 1e6:g} MB limit of this server.")
     tmp_dir.mkdir(parents=True, exist_ok=True)
     rx = _Receiver(tmp_dir, max_file_bytes, max_files)
     parser = MultipartParser(params[b"boundary"], rx.callbacks())

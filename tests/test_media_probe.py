@@ -192,6 +192,22 @@ def test_text_renamed_to_mp4(tmp_path):
         sample_frames(path, 4)
 
 
+@pytest.mark.parametrize("name,text,kind", [
+    ("drawing.jpg", '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9"></svg>\n',
+     "an SVG drawing"),
+    ("page.jpg", "<!doctype html><html><body>not a photo</body></html>\n", "an HTML web page"),
+    ("page.png", "<html><head></head><body>x</body></html>\n", "an HTML web page"),
+])
+def test_markup_named_as_an_image_says_what_it_is(tmp_path, name, text, kind):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(UnsupportedMediaError) as err:
+        probe(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{name} is {kind}") and "extension is misleading" in msg
+    assert "IMAGE2" not in msg and "header is damaged" not in msg  # FFmpeg's words never reach the user
+
+
 def test_random_bytes(tmp_path):
     path = tmp_path / "noise.mp4"
     path.write_bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())

@@ -105,6 +105,28 @@ def looks_like_text(head: bytes) -> bool:
     return printable >= 0.95 * max(len(text), 1)
 
 
+def text_kind(head: bytes) -> str:
+    """What a text file is, in words a user knows (for files that are text, not media)."""
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    if b"<svg" in start:
+        return "an SVG drawing (vector graphics as text)"
+    if start.startswith((b"<!doctype html", b"<html")) or b"<html" in start:
+        return "an HTML web page"
+    if start.startswith(b"<?xml"):
+        return "an XML document"
+    if start[:1] in (b"{", b"["):
+        return "a JSON text file"
+    return "a text file"
+
+
+def not_media_text(path: Path, head: bytes) -> UnsupportedMediaError:
+    ext = path.suffix.lower()
+    return UnsupportedMediaError(
+        f"{path.name} is {text_kind(head)}, not a video or image"
+        + (f" (its '{ext}' extension is misleading)." if ext else ".")
+    )
+
+
 def _read_head(path: Path, n: int = _HEAD_BYTES) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(n)
@@ -348,10 +370,7 @@ def classify_open_failure(path: Path, exc: BaseException, head: bytes | None = N
         return CorruptMediaError(f"{path.name} looks like {fmt.upper()} but cannot be decoded ({detail}).")
     ext = path.suffix.lower()
     if looks_like_text(head):
-        return UnsupportedMediaError(
-            f"{path.name} is a text file, not a video or image"
-            + (f" (its '{ext}' extension is misleading)." if ext else ".")
-        )
+        return not_media_text(path, head)
     if ext in VIDEO_EXTENSIONS or ext in IMAGE_EXTENSIONS:
         return CorruptMediaError(
             f"{path.name} has a '{ext}' extension but its content is not a recognisable video or "
@@ -439,6 +458,9 @@ def _probe_image(path: Path, fmt: str, size: int) -> MediaInfo:
     except Image.DecompressionBombError as exc:
         raise MediaTooLargeError(f"{path.name} has too many pixels to decode safely ({exc}).") from exc
     except UnidentifiedImageError as exc:
+        head = _read_head(path)
+        if looks_like_text(head):  # SVG, HTML... that FFmpeg's image2 or svg demuxer claimed
+            raise not_media_text(path, head) from exc
         raise CorruptMediaError(f"{path.name} looks like {fmt.upper()} but its header is damaged.") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         if "truncat" in str(exc).lower():

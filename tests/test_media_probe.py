@@ -208,6 +208,15 @@ def test_markup_named_as_an_image_says_what_it_is(tmp_path, name, text, kind):
     assert "IMAGE2" not in msg and "header is damaged" not in msg  # FFmpeg's words never reach the user
 
 
+def test_a_damaged_mp4_index_is_damage_not_a_missing_stream(tmp_path):
+    data = bytearray(make_face_video(tmp_path / "ok.mp4", n_frames=8, size=(160, 120)).read_bytes())
+    i = data.find(b"moov")
+    data[i + 4:i + 64] = bytes(60)  # the moov box's contents zeroed: no stream is listed any more
+    (tmp_path / "bad.mp4").write_bytes(bytes(data))
+    with pytest.raises(CorruptMediaError, match="damaged video"):
+        probe(tmp_path / "bad.mp4")
+
+
 def test_random_bytes(tmp_path):
     path = tmp_path / "noise.mp4"
     path.write_bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8).tobytes())

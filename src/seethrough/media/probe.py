@@ -385,6 +385,10 @@ def video_stream(container, path: Path):
     if not streams:
         if container.streams.audio:
             raise NoVideoStreamError(f"{path.name} contains only audio; a video stream is required.")
+        if not len(container.streams):
+            # A video container whose stream index lists nothing: the index (e.g. an MP4's moov box) is damaged.
+            raise CorruptMediaError(f"{path.name} is a damaged video: the index of its streams is unreadable. "
+                                    "Re-copy or re-export it.")
         raise UnsupportedMediaError(f"{path.name} contains no video stream.")
     return streams[0]
 

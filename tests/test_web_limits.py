@@ -137,7 +137,11 @@ def test_low_disk_refuses_uploads_before_reading_them(make_client, images, monke
     monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + size // 2))
     _refused(_post(c, images[0]), 507, "disk_full")
     assert _stored(c.app) == (0, [], [])
+    monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 200_000_000))
+    health = c.get("/api/health").json()  # under the reserve: the server says so before anyone uploads
+    assert health["status"] == "degraded" and health["disk"] == {"free_mb": 200, "reserve_mb": 256, "ok": False}
     monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + 10 * size))
+    assert c.get("/api/health").json()["disk"]["ok"]
     assert _post(c, images[0]).status_code == 202
 
 

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..facts import SCHEMA_VERSION
 from ..log import get_logger
-from .limits import check_declared_size, check_disk, check_queue, check_rate, client_address
+from .limits import check_declared_size, check_disk, check_queue, check_rate, client_address, disk_status
 from .security import COOKIE, check_token, refuse_if_locked_out, require_token
 from .store import AnalysisRow
 from .uploads import ReceivedFile, UploadProblem, probe_status, probe_upload, receive_multipart, store_upload
@@ -445,13 +445,15 @@ def health(request: Request) -> dict:
         db = "unavailable"
     workers = app.state.jobs.health()
     probes = app.state.probes.status()  # idle probe children killed behind our back are replaced on use
-    ok = db == "ok" and not workers["errors"] and probes["ok"]
+    disk = disk_status(app.state.settings.data_dir, app.state.settings.min_free_mb)
+    ok = db == "ok" and not workers["errors"] and probes["ok"] and disk["ok"]
     return {
         "status": "ok" if ok else "degraded",
         "version": __version__,
         "database": db,
         "workers": workers,
         "probes": probes,
+        "disk": disk,
         "queue": app.state.store.counts() if db == "ok" else None,
         "max_upload_bytes": app.state.settings.max_upload_bytes,
         "token_required": bool(app.state.settings.token),

@@ -119,6 +119,12 @@ def check_declared_size(declared_bytes: int, max_file_bytes: int, max_files: int
                                        f"takes ({max(1, max_files)} file(s) of at most {per} each).")
 
 
+def disk_status(data_dir: Path, min_free_mb: int) -> dict:
+    """Free space of the data folder against the reserve uploads must leave (for /api/health)."""
+    free = shutil.disk_usage(data_dir).free
+    return {"free_mb": round(free / 1e6), "reserve_mb": min_free_mb, "ok": free >= min_free_mb * 1_000_000}
+
+
 def check_disk(data_dir: Path, incoming_bytes: int, min_free_mb: int) -> None:
     """507 unless ``data_dir`` keeps ``min_free_mb`` free after ``incoming_bytes`` more."""
     if not min_free_mb:

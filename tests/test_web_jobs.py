@@ -194,6 +194,33 @@ def test_graceful_stop_requeues_running_job(tmp_path, tiny_checkpoint, face_imag
     store.close()
 
 
+def test_start_up_sweeps_what_a_killed_server_left(tmp_path, tiny_checkpoint, face_image):
+    """Partial uploads of a server killed mid-upload and scratch folders of jobs killed or deleted
+    while running are removed when a server starts; a running job's folder and a fresh upload stay."""
+    from seethrough.web.jobs import STALE_PART_S, JobManager
+
+    settings = WebSettings(data_dir=tmp_path, model=tiny_checkpoint, frames=4)
+    settings.ensure_dirs()
+    store = Store(settings.db_url)
+    old, fresh = settings.tmp_dir / "old.part", settings.tmp_dir / "fresh.part"
+    for p in (old, fresh):
+        p.write_bytes(b"half an upload")
+    os.utime(old, (time.time() - STALE_PART_S - 60,) * 2)
+    running = _insert(store, settings, tmp_path, face_image, "run.jpg", status="running", silent_s=0)
+    done = _insert(store, settings, tmp_path, face_image, "done.jpg", status="done")
+    for rid in (running, done, "deleted-job"):
+        (settings.work_dir / rid).mkdir()
+        (settings.work_dir / rid / "frame.jpg").write_bytes(b"x")
+    (settings.work_dir / done / "dangling").symlink_to(tmp_path / "gone")
+    m = JobManager(settings, store)
+    try:
+        assert m.sweep_leftovers() == (1, 2)
+        assert not old.exists() and fresh.exists()
+        assert sorted(p.name for p in settings.work_dir.iterdir()) == [running]
+    finally:
+        store.close()
+
+
 def test_restart_resumes_queued_and_interrupted_jobs(tmp_path, tiny_checkpoint, face_image, face_clip):
     """Jobs left behind by a server that died: running once -> re-run; running twice -> failed; queued -> run."""
     import httpx

@@ -30,6 +30,7 @@ log = get_logger(__name__)
 
 PROGRESS_WRITE_INTERVAL_S = 0.2
 STORE_RETRY_S = 2.0  # wait before trying the database again after an error
+STALE_PART_S = 600.0  # a partial upload nobody wrote to for this long belongs to a dead server
 
 
 class _Stopping(Exception):
@@ -135,6 +136,8 @@ class Supervisor(threading.Thread):
                     self._fail_after_error(row.id)
                 finally:
                     self.current_job = None
+                    # the worker removes its scratch folder; a killed or stopped one leaves it behind
+                    shutil.rmtree(m.settings.work_dir / row.id, ignore_errors=True)
         except _Stopping:
             pass
         except Exception:  # noqa: BLE001 - a supervisor must never die silently
@@ -261,6 +264,7 @@ class JobManager:
 
     def start(self) -> None:
         self.recovered = self.recover()
+        self.sweep_leftovers()
         self.supervisors = [Supervisor(self, i) for i in range(self.settings.workers)]
         for sup in self.supervisors:
             sup.start()
@@ -278,6 +282,32 @@ class JobManager:
         if requeued:
             self.notify()
         return requeued, failed
+
+    def sweep_leftovers(self) -> tuple[int, int]:
+        """At start-up: remove partial uploads (``tmp/*.part``) no one has written to for
+        ``STALE_PART_S`` (a server killed mid-upload), and scratch folders (``work/<id>``) of
+        jobs that are not running. Returns (parts, folders) removed."""
+        s, now = self.settings, time.time()
+        parts = 0
+        for p in s.tmp_dir.glob("*.part"):
+            try:
+                if now - p.stat().st_mtime > STALE_PART_S:
+                    p.unlink()
+                    parts += 1
+            except OSError:
+                continue
+        folders = 0
+        for d in s.work_dir.iterdir() if s.work_dir.is_dir() else ():
+            row = self.store.get(d.name)
+            if row is None or row.status != "running":
+                if d.is_dir() and not d.is_symlink():
+                    shutil.rmtree(d, ignore_errors=True)
+                else:
+                    d.unlink(missing_ok=True)
+                folders += 1
+        if parts or folders:
+            log.info("removed %d partial upload(s) and %d scratch folder(s) left by an earlier run", parts, folders)
+        return parts, folders
 
     def _watch_leases(self) -> None:
         while not self.stopping.wait(self.settings.lease_s / 4):

@@ -30,7 +30,6 @@ exactly the score shown. The backbone's weights are copied unchanged.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import tempfile
 from dataclasses import dataclass, field
@@ -299,7 +298,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     from .. import __version__
     from ..datasets.heldout import dataset_name
     from ..inference import Predictor
-    from ..models import load_checkpoint, save_checkpoint
+    from ..models import save_checkpoint
     from .config import CropSource, load_config
     from .data import read_source_rows
     from .loop import seed_everything

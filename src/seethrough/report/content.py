@@ -133,18 +133,18 @@ class ReportContent:
 # ---------------------------------------------------------------- formatting
 
 
+def _missing(p: float | None) -> bool:
+    return p is None or (isinstance(p, float) and math.isnan(p))
+
+
 def pct(p: float | None) -> str:
     """A probability as the narrator, the web page and the CLI write it (``seethrough.facts.pct``); 'n/a' when missing."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "n/a"
-    return facts.pct(p)
+    return "n/a" if _missing(p) else facts.pct(p)
 
 
 def overall(p: float | None, thresholds: dict | None) -> str:
     """The file's probability, written so that it never reads equal to a verdict line it is not on."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "n/a"
-    return facts.overall_pct(p, thresholds)
+    return "n/a" if _missing(p) else facts.overall_pct(p, thresholds)
 
 
 def fmt_time(s: float | None) -> str:

@@ -257,11 +257,10 @@ def _method_index(tag: str, method_of: dict[str, str], methods: list[str]) -> in
     return -1
 
 
-def build_head_detector(backbone_checkpoint: Path, fit: HeadFit, methods: list[str]):
-    """A ``temporal: mean`` detector: the checkpoint's backbone (unchanged) with the fitted heads."""
-    from ..models import DeepfakeDetector, load_checkpoint
+def build_head_detector(source, fit: HeadFit, methods: list[str]):
+    """A ``temporal: mean`` detector: ``source``'s backbone (a loaded detector, unchanged) with the fitted heads."""
+    from ..models import DeepfakeDetector
 
-    source, _ = load_checkpoint(backbone_checkpoint)
     model = DeepfakeDetector(source.backbone, temporal="mean", num_methods=len(methods),
                              dropout=source.spec.dropout)
     with torch.no_grad():
@@ -326,12 +325,10 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
         raise ConfigError("No training file had a face: nothing to fit the head on.")
     methods = list(cfg.methods)
     metrics: dict = {}
-    val = split_groups(data.groups, head.val_frac, cfg.seed) & np.array([v == "plain" for v in data.views])
-    if head.val_frac > 0 and 0 < val.sum() < len(val):
-        held_groups = {g for g, v in zip(data.groups, val) if v}
-        train = np.array([g not in held_groups for g in data.groups])
-        first = fit_heads(data.subset(train), c=head.c, shares=head.shares)
-        held = data.subset(val)
+    in_val = split_groups(data.groups, head.val_frac, cfg.seed)
+    if head.val_frac > 0 and 0 < in_val.sum() < len(in_val):
+        first = fit_heads(data.subset(~in_val), c=head.c, shares=head.shares)
+        held = data.subset(in_val & np.array([v == "plain" for v in data.views]))
         score = held.emb @ first.weight[1] + first.bias[1]
         by_source = {}
         for n in sorted(set(held.sources)):
@@ -342,7 +339,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
         metrics = {"val_files": len(held), "val_auc": _auc(held.labels, score), "val_by_source": by_source}
         log.info("fit-head: in-domain validation on held-out groups: %s", metrics)
     fit = fit_heads(data, c=head.c, shares=head.shares, method_of=dict(head.method_of), methods=methods)
-    model = build_head_detector(head.init_from, fit, methods)
+    model = build_head_detector(predictor.model, fit, methods)
     src_meta = predictor.meta
     config_dump = json.loads(cfg.model_dump_json())
     config_dump["data"]["crop_margin"] = predictor.crop_margin  # what analyze() crops with, as fitted

@@ -85,6 +85,15 @@ class ReceivedFile:
     _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
     _fh: object | None = field(default=None, repr=False)
 
+    def drop(self) -> None:
+        """Close and delete what was received of this file."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self.temp_path is not None:
+            self.temp_path.unlink(missing_ok=True)
+            self.temp_path = None
+
 
 @dataclass
 class ReceivedForm:
@@ -93,10 +102,7 @@ class ReceivedForm:
 
     def discard(self) -> None:
         for f in self.files:
-            if f._fh is not None:
-                f._fh.close()
-            if f.temp_path is not None:
-                f.temp_path.unlink(missing_ok=True)
+            f.drop()
 
 
 class _Receiver:
@@ -167,10 +173,7 @@ class _Receiver:
                     raise problem
                 # In a batch, this file gets its own refusal and the others go on.
                 f.problem = problem
-                f._fh.close()
-                f._fh = None
-                f.temp_path.unlink(missing_ok=True)
-                f.temp_path = None
+                f.drop()
                 return
             f._hash.update(chunk)
             f._fh.write(chunk)

@@ -16,8 +16,10 @@ from seethrough.models.backbones import available_backbones, build_backbone, map
 
 torch.set_num_threads(2)
 
-HEAVY = ["efficientnet_b0", "xception", "resnext50_32x4d"]
-BUNDLED = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "tiny_cnn"]
+# Every registered backbone is in one of the two lists (see test_registry_lists_all_backbones), so
+# each one goes through the forward contract below.
+BUNDLED = [s.name for s in bb.TIMM_BACKBONES if s.bundled is not None] + ["tiny_cnn"]
+HEAVY = [s.name for s in bb.TIMM_BACKBONES if s.bundled is None]
 CAT_CLASSES = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 COFFEE_CLASSES = {504, 967, 968}  # coffee mug, espresso, cup
 
@@ -52,7 +54,9 @@ def no_network(monkeypatch):
 
 
 def test_registry_lists_all_backbones():
-    assert set(HEAVY + BUNDLED) <= set(available_backbones())
+    assert sorted(HEAVY + BUNDLED) == available_backbones()
+    assert {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"} <= set(BUNDLED)
+    assert {"efficientnet_b0", "xception", "resnext50_32x4d"} <= set(HEAVY)
 
 
 @pytest.mark.parametrize("name", BUNDLED + HEAVY)
@@ -224,7 +228,7 @@ def test_unknown_backbone_and_missing_classifier():
 
 
 def test_register_backbone_decorator(monkeypatch):
-    monkeypatch.setattr(bb, "_REGISTRY", dict(bb._REGISTRY))
+    monkeypatch.setattr(bb, "_REGISTRY", bb._REGISTRY.copy())
 
     @bb.register_backbone("tiny_wide")
     def _factory(pretrained=True, weights_path=None, keep_classifier=False):

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 from ..errors import DatasetLayoutError
 from ..log import get_logger
 from ..media.types import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from ..registry import Registry
 from .meta import FAKE, REAL, REAL_METHOD, SPLITS, UNKNOWN_METHOD, MetaRow
 
 log = get_logger(__name__)
@@ -43,18 +44,16 @@ class Layout:
     expects: str
 
 
-_REGISTRY: dict[str, Layout] = {}
+_REGISTRY: Registry[Layout] = Registry("dataset layout", DatasetLayoutError, reserved=(AUTO,))
 
 
 def register_layout(
     name: str, *, detect: Callable[[Path], bool], expects: str
 ) -> Callable[[Callable[[Path], list[MetaRow]]], Callable[[Path], list[MetaRow]]]:
-    """Decorator registering ``fn(root) -> list[MetaRow]`` as layout ``name``."""
-    if name == AUTO:
-        raise ValueError(f"{AUTO!r} is reserved for detection")
+    """Decorator registering ``fn(root) -> list[MetaRow]`` as layout ``name`` (a taken name is refused)."""
 
     def deco(fn: Callable[[Path], list[MetaRow]]) -> Callable[[Path], list[MetaRow]]:
-        _REGISTRY[name] = Layout(name=name, index=fn, detect=detect, expects=expects)
+        _REGISTRY.add(name, Layout(name=name, index=fn, detect=detect, expects=expects))
         return fn
 
     return deco
@@ -62,16 +61,11 @@ def register_layout(
 
 def layout_names() -> list[str]:
     """Registered layout names in detection order (``auto`` not included)."""
-    return list(_REGISTRY)
+    return _REGISTRY.names()
 
 
 def get_layout(name: str) -> Layout:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise DatasetLayoutError(
-            f"Unknown dataset layout {name!r}; choose one of {', '.join([*_REGISTRY, AUTO])}."
-        ) from None
+    return _REGISTRY.get(name)
 
 
 def _check_root(root: str | Path) -> Path:
@@ -99,7 +93,7 @@ def index_dataset(root: str | Path, layout: str = AUTO) -> tuple[str, list[MetaR
     """Index ``root`` with ``layout`` (or the detected one); rows are sorted by path."""
     root = _check_root(root)
     name = detect_layout(root) if layout == AUTO else get_layout(layout).name
-    lay = _REGISTRY[name]
+    lay = _REGISTRY.get(name)
     rows = lay.index(root)
     if not rows:
         raise DatasetLayoutError(f"No media found under {root} for the {name} layout; expected {lay.expects}.")

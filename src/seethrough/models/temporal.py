@@ -15,9 +15,10 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seethrough.errors import ModelError
+from seethrough.registry import Registry
 
 TemporalFactory = Callable[..., "TemporalHead"]
-_REGISTRY: dict[str, TemporalFactory] = {}
+_REGISTRY: Registry[TemporalFactory] = Registry("temporal head", ModelError)
 
 
 class TemporalOutput(NamedTuple):
@@ -39,25 +40,16 @@ class TemporalHead(nn.Module):
 
 def register_temporal(name: str) -> Callable[[TemporalFactory], TemporalFactory]:
     """Decorator adding a head factory ``factory(in_features, **options)`` under ``name``."""
-
-    def deco(factory: TemporalFactory) -> TemporalFactory:
-        if name in _REGISTRY:
-            raise ValueError(f"temporal head {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return deco
+    return _REGISTRY.register(name)
 
 
 def available_temporal_heads() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(_REGISTRY.names())
 
 
 def build_temporal(name: str, in_features: int, **options: object) -> TemporalHead:
     """Build a registered temporal head for ``in_features``-dimensional frame embeddings."""
-    if name not in _REGISTRY:
-        raise ModelError(f"Unknown temporal head '{name}'. Available: {', '.join(available_temporal_heads())}.")
-    return _REGISTRY[name](in_features, **options)
+    return _REGISTRY.get(name)(in_features, **options)
 
 
 def lengths_to_mask(lengths: torch.Tensor | list[int], max_len: int | None = None) -> torch.Tensor:

@@ -21,6 +21,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Literal
 
+from . import dbcheck
 from .facts import WEB_DATA_DIR, sqlite_url
 from .log import get_logger
 
@@ -342,15 +343,38 @@ def check_database(url: str | None = None, timeout: float = 3.0) -> Check:
                      "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB")
     except ArgumentError as exc:
         return Check("database", "fail", f"{shown}: {exc}", fix)
+    sqlite_file = Path(parsed.database) if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+        None, "", ":memory:") else None
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1")).scalar_one()
+            if sqlite_file is not None:  # a file that opens can still have damaged pages: SQLite's full check
+                problem = dbcheck.sqlite_problem(conn, full=True)
+                if problem:
+                    return Check("database", "fail", f"{shown}: damaged ({problem[:200]})", dbcheck.DAMAGED_FIX)
+                lost = _lost_history(conn, shown, sqlite_file)
+                if lost:
+                    return Check("database", "fail", f"{shown}: no analyses, but its folder holds their files",
+                                 lost)
     except Exception as exc:  # noqa: BLE001 - OperationalError, DBAPIError, socket errors...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if dbcheck.is_damage(first):
+            return Check("database", "fail", f"{shown}: damaged ({first[:200]})", dbcheck.DAMAGED_FIX)
         return Check("database", "fail", f"{shown}: {first[:200]}", _database_fix(first, parsed) or fix)
     finally:
         engine.dispose()
-    return Check("database", "ok", f"{shown} reachable")
+    return Check("database", "ok", f"{shown} reachable" + (", integrity check ok" if sqlite_file else ""))
+
+
+def _lost_history(conn, shown: str, db_file: Path) -> str | None:
+    """The web app's refusal (dbcheck) when the SQLite file holds no analyses but the data folder
+    around it (the default layout) holds results or uploads."""
+    from sqlalchemy import inspect, text
+
+    if inspect(conn).has_table("analyses") and conn.execute(text("SELECT 1 FROM analyses LIMIT 1")).first():
+        return None
+    return dbcheck.lost_history_message(shown, db_file.parent, dbcheck.history_files(db_file.parent),
+                                        db_file.stat().st_size == 0)
 
 
 @_never_raises("disk")

@@ -149,6 +149,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings.ensure_dirs()
     model_sha = _model_sha256(settings)
     store = Store(settings.db_url)
+    try:
+        store.check_history(settings.data_dir)
+    except ConfigError:
+        store.close()
+        raise
     jobs = JobManager(settings, store)
     probes = ProbePool(settings.probe_workers, settings.memory_limit_mb, settings.probe_timeout_s)
 

@@ -19,6 +19,7 @@ import json
 import math
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
 from sqlalchemy import (
@@ -43,6 +44,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, sessionmaker
 
+from ..dbcheck import damaged_message, history_files, is_damage, lost_history_message, sqlite_problem
 from ..dburl import masked_url, normalize_database_url
 from ..errors import ConfigError
 from ..log import get_logger
@@ -166,9 +168,14 @@ class Store:
         """Open (and if needed create) the table at ``url``; :class:`ConfigError` with a plain
         reason (password masked) when the URL, the driver or the server is not usable."""
         self.url = normalize_database_url(url)
-        shown = masked_url(self.url)
+        self.shown = shown = masked_url(self.url)
+        self.zero_bytes = False  # an existing SQLite file of 0 bytes (see check_history)
         try:
-            sqlite = make_url(self.url).get_backend_name() == "sqlite"
+            parsed = make_url(self.url)
+            sqlite = parsed.get_backend_name() == "sqlite"
+            if sqlite and parsed.database not in (None, "", ":memory:"):
+                db_file = Path(parsed.database)
+                self.zero_bytes = db_file.is_file() and db_file.stat().st_size == 0
             self.engine = create_engine(
                 self.url,
                 connect_args={"check_same_thread": False, "timeout": 10} if sqlite else {},
@@ -186,10 +193,17 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
             self._create_schema()
+            problem = self._damage() if sqlite else None
         except DBAPIError as exc:
             self.engine.dispose()
-            reason = str(exc.orig or exc).strip().splitlines()
-            raise ConfigError(f"Cannot open the database {shown}: {reason[0] if reason else type(exc).__name__}") from exc
+            lines = str(exc.orig or exc).strip().splitlines()
+            reason = lines[0] if lines else type(exc).__name__
+            if is_damage(reason):
+                raise ConfigError(damaged_message(shown, reason)) from None
+            raise ConfigError(f"Cannot open the database {shown}: {reason}") from exc
+        if problem:
+            self.engine.dispose()
+            raise ConfigError(damaged_message(shown, problem))
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def _create_schema(self) -> None:
@@ -200,6 +214,22 @@ class Store:
                 Base.metadata.create_all(conn)
         else:
             Base.metadata.create_all(self.engine)
+
+    def _damage(self) -> str | None:
+        """SQLite's quick check of the whole file: pages the schema does not touch may be damaged too."""
+        with self.engine.connect() as conn:
+            return sqlite_problem(conn)
+
+    def check_history(self, data_dir: Path) -> None:
+        """:class:`ConfigError` when this database holds no analyses but ``data_dir`` holds their
+        results or uploads (an emptied, truncated or replaced database), instead of starting a new
+        history beside files nothing points at."""
+        with self._session() as s:
+            if s.scalar(select(AnalysisRow.id).limit(1)) is not None:
+                return
+        message = lost_history_message(self.shown, data_dir, history_files(data_dir), self.zero_bytes)
+        if message:
+            raise ConfigError(message)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -79,7 +79,8 @@ class Predictor:
         fam = cal.get("familiarity")
         self.familiarity = FamiliarityModel.from_dict(fam) if fam else None
         self.crop_margin = float(self.meta.config.get("data", {}).get("crop_margin", 1.0))
-        self._lock = threading.Lock()
+        # One forward at a time: hold it around embed() and anything that runs the model.
+        self.lock = threading.Lock()
         self.sha256 = file_sha256(path)
         self.card = self._load_card(path)
 
@@ -120,7 +121,7 @@ class Predictor:
     def embed(self, crops: list[np.ndarray], keep_features: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(T, D) embeddings of face crops and, with ``keep_features``, the (T, C, h, w)
         input of the Grad-CAM layer captured on the way (so explaining costs no second
-        pass through the trunk). Call with ``self._lock`` held."""
+        pass through the trunk). Call with ``self.lock`` held."""
         x = self.to_tensor(crops).to(self.device)
         captured: list[torch.Tensor] = []
         hook = None
@@ -141,7 +142,7 @@ class Predictor:
         """Score the crops of one face track (an image is a track of one crop)."""
         if not crops:
             raise ValueError("score() needs at least one face crop")
-        with self._lock:
+        with self.lock:
             emb, feats = self.embed(crops, keep_features)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
                 out = self.model.forward_sequence_from_embeddings(emb.unsqueeze(0))

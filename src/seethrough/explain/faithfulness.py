@@ -325,7 +325,7 @@ def frame_fake_probability(predictor, crops: list[np.ndarray], batch: int = 32) 
         return np.zeros(0, np.float64)
     x = predictor.to_tensor(crops)
     out = []
-    with predictor._lock, torch.no_grad(), torch.autocast(
+    with predictor.lock, torch.no_grad(), torch.autocast(
         "cpu", dtype=torch.bfloat16, enabled=predictor.bf16 and predictor.device == "cpu"
     ):
         for i in range(0, len(x), batch):

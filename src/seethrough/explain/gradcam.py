@@ -35,8 +35,7 @@ class _HeadFromCamInput(nn.Module):
         return self.detector.backbone.cam_layer
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        d = self.detector
-        return d.frame_head(d.dropout(d.backbone.pool(self.cam_layer(z))))
+        return self.detector.forward_head(self.cam_layer(z))
 
 
 def gradcam_from_features(predictor, features: torch.Tensor, target: int = 1, batch: int = 32) -> np.ndarray:
@@ -46,7 +45,7 @@ def gradcam_from_features(predictor, features: torch.Tensor, target: int = 1, ba
 
     head = _HeadFromCamInput(predictor.model).eval()
     small = []
-    with predictor._lock, GradCAM(model=head, target_layers=[head.cam_layer]) as cam:
+    with predictor.lock, GradCAM(model=head, target_layers=[head.cam_layer]) as cam:
         for i in range(0, len(features), batch):
             # A leaf that needs grad, so the CAM layer's output does even without parameters.
             chunk = features[i : i + batch].float().contiguous().requires_grad_(True)
@@ -59,6 +58,6 @@ def gradcam_from_features(predictor, features: torch.Tensor, target: int = 1, ba
 
 def gradcam_maps(predictor, crops: list[np.ndarray], target: int = 1) -> np.ndarray:
     """(T, S, S) float32 maps in [0, 1] for face crops (S = the model's input size)."""
-    with predictor._lock:
+    with predictor.lock:
         _, features = predictor.embed(crops, keep_features=True)
     return gradcam_from_features(predictor, features, target=target)

@@ -183,9 +183,14 @@ class DeepfakeDetector(nn.Module):
         pooled, _ = self.temporal(dropped.unsqueeze(1))
         return FrameOutput(self.frame_head(dropped), self._methods(self.dropout(pooled)), emb)
 
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """Backbone feature maps (N,C,h,w) -> (N,2) per-frame real/fake logits (timm's
+        ``forward_features`` / ``forward_head`` split; Grad-CAM runs on this half)."""
+        return self.frame_head(self.dropout(self.backbone.pool(features)))
+
     def frame_logits(self, x: torch.Tensor) -> torch.Tensor:
         """(N,3,H,W) -> (N,2) per-frame real/fake logits."""
-        return self.frame_head(self.dropout(self.backbone(x)))
+        return self.forward_head(self.backbone.forward_features(x))
 
     def frame_classifier(self) -> FrameClassifier:
         """A module mapping images to frame logits, for Grad-CAM (hook ``backbone.cam_layer``)."""

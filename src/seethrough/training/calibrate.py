@@ -132,7 +132,7 @@ def training_embeddings(predictor, table, max_per_label: int = 3000, seed: int =
             images.append(syn.image)
             labels.append(1)
     embs = []
-    with predictor._lock:
+    with predictor.lock:
         for i in tqdm(range(0, len(images), 32), desc="embedding training crops", unit="batch"):
             emb, _ = predictor.embed(images[i : i + 32])
             embs.append(emb.numpy())

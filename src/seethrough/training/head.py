@@ -139,7 +139,7 @@ def embed_files(predictor, files: list[tuple[dict, Path]], source: str, views=VI
     reals = [(r, p) for r, p in files if label_of(r["label"]) == 0]
 
     def add(crops: list[np.ndarray], label: int, group: str, method: str, view: str) -> None:
-        with predictor._lock, torch.no_grad():
+        with predictor.lock, torch.no_grad():
             e, _ = predictor.embed(crops)
         out["emb"].append(e.mean(0).numpy().astype(np.float32))
         out["labels"].append(label)

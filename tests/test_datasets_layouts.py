@@ -17,7 +17,7 @@ from seethrough.datasets import (
     layout_names,
     leaking_groups,
     read_metadata_csv,
-    summarize,
+    summarize_metadata,
     write_metadata_csv,
 )
 from seethrough.errors import DatasetLayoutError
@@ -422,7 +422,7 @@ def test_read_csv_errors_and_defaults(tmp_path: Path) -> None:
 
 def test_summarize_counts(tmp_path: Path) -> None:
     rows = build_metadata(make_folders(tmp_path / "d"), count_frames=False, val_frac=0.0)
-    s = summarize(rows)
+    s = summarize_metadata(rows)
     assert s.total == 8
     assert s.by_label == {"real": 3, "fake": 5}
     assert s.by_method == {"original": 3, "Deepfakes": 3, "Face2Face": 1, "unknown": 1}

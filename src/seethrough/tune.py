@@ -12,10 +12,11 @@ Objective (maximised)
     temporal stage is enabled, else ``frame_score``.
 
 Pruning
-    Training has no per-evaluation callback, so a trial runs its frame stage first,
-    then every frame-stage evaluation in ``metrics_frames.csv`` is reported to Optuna
-    (step = training step, value = frame score) and the pruner decides whether the
-    temporal stage is worth running. A pruned trial keeps its frame-stage files.
+    The frame stage reports each evaluation to Optuna as it happens (``on_eval``:
+    step = training step, value = frame score) and the pruner may stop the trial there
+    and then. Evaluations of an earlier, interrupted attempt (``metrics_frames.csv``) are
+    reported too, and the pruner decides once more before the temporal stage runs. A
+    pruned trial keeps its frame-stage files.
 
 Storage and resuming
     The study lives in any SQLAlchemy database (default SQLite ``<study_dir>/optuna.db``;
@@ -424,7 +425,7 @@ def tune(
     finally:  # also after Ctrl-C: what finished so far is summarised
         best_config = _write_outputs(study, base, study_dir)
     log.info("study %s: %d trial(s) run in %.1f s", name, todo, time.time() - t0)
-    return summarize(study, study_dir, shown, obj, best_config, ran=todo)
+    return summarize_study(study, study_dir, shown, obj, best_config, ran=todo)
 
 
 def _write_outputs(study, base: TrainConfig, study_dir: Path) -> Path | None:
@@ -453,7 +454,7 @@ def best_trial(study):
     return max(done, key=lambda t: (t.value, -t.number)) if done else None
 
 
-def summarize(study, study_dir: Path, url: str, objective: str, best_config: Path | None = None,
+def summarize_study(study, study_dir: Path, url: str, objective: str, best_config: Path | None = None,
               ran: int = 0) -> TuneResult:
     rows = _rows(study)
     best = best_trial(study)

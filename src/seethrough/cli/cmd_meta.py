@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..datasets import AUTO, MetaSummary, build_metadata, layout_names, summarize, write_metadata_csv
+from ..datasets import AUTO, MetaSummary, build_metadata, layout_names, summarize_metadata, write_metadata_csv
 from ..errors import SeethroughError
 from .app import app, prep_app  # noqa: F401
 
@@ -69,7 +69,7 @@ def meta(
     except SeethroughError as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=1) from None
-    summary = summarize(rows)
+    summary = summarize_metadata(rows)
     console.print(summary_table(summary, title=str(root)))
     console.print(summary_line(summary), highlight=False, soft_wrap=True)
     if summary.leaking_groups:

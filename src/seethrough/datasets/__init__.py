@@ -13,21 +13,8 @@ from pathlib import Path
 
 from ..log import get_logger
 from .layouts import AUTO, FFPP_METHODS, Layout, detect_layout, get_layout, index_dataset, layout_names, register_layout
-from .meta import (
-    COLUMNS,
-    FAKE,
-    LABELS,
-    REAL,
-    REAL_METHOD,
-    SPLITS,
-    UNKNOWN_METHOD,
-    MetaRow,
-    MetaSummary,
-    count_frames,
-    read_metadata_csv,
-    summarize,
-    write_metadata_csv,
-)
+from .meta import MetaSummary, count_frames, read_metadata_csv, summarize_metadata, write_metadata_csv
+from .rows import COLUMNS, FAKE, LABELS, REAL, REAL_METHOD, SPLITS, UNKNOWN_METHOD, MetaRow
 from .meta import count_frames as _count_frames  # build_metadata's flag shadows the name
 from .splits import assign_splits, leaking_groups
 
@@ -88,6 +75,6 @@ __all__ = [
     "leaking_groups",
     "read_metadata_csv",
     "register_layout",
-    "summarize",
+    "summarize_metadata",
     "write_metadata_csv",
 ]

@@ -21,13 +21,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 from ..errors import DatasetLayoutError
 from ..log import get_logger
 from ..media.types import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..registry import Registry
-from .meta import FAKE, REAL, REAL_METHOD, SPLITS, UNKNOWN_METHOD, MetaRow
+from .rows import FAKE, REAL, REAL_METHOD, SPLITS, UNKNOWN_METHOD, MetaRow
 
 log = get_logger(__name__)
 
@@ -218,6 +218,18 @@ def _ffpp_official_splits(root: Path) -> tuple[dict[str, str], list[tuple[str, s
     return id_split, pairs
 
 
+class _FfppEntry(NamedTuple):
+    """One FF++ file before grouping: YouTube ids or a DFD actor decide its group."""
+
+    path: str
+    label: str
+    method: str
+    compression: str
+    youtube_ids: tuple[str, ...] | None
+    actor: str | None
+    source: str
+
+
 @register_layout(
     "ffpp",
     detect=_looks_like_ffpp,
@@ -235,8 +247,7 @@ def index_ffpp(root: Path) -> list[MetaRow]:
     for a, b in official_pairs:
         uf.union(a, b)
 
-    # (path, label, method, compression, youtube ids | None, actor | None, source)
-    entries: list[tuple[str, str, str, str, tuple[str, ...] | None, str | None, str]] = []
+    entries: list[_FfppEntry] = []
 
     originals = root / "original_sequences"
     for kind_dir in _subdirs(originals):
@@ -249,12 +260,12 @@ def index_ffpp(root: Path) -> list[MetaRow]:
                 rel, stem = _rel(root, f), f.stem
                 if kind == "youtube" and _FF_ID.match(stem):
                     uf.find(stem)
-                    entries.append((rel, REAL, REAL_METHOD, comp, (stem,), None, stem))
+                    entries.append(_FfppEntry(rel, REAL, REAL_METHOD, comp, (stem,), None, stem))
                 elif kind == "actors" and (m := _DFD_REAL.match(stem)):
-                    entries.append((rel, REAL, REAL_METHOD, comp, None, m.group(1), stem))
+                    entries.append(_FfppEntry(rel, REAL, REAL_METHOD, comp, None, m.group(1), stem))
                 else:
                     log.warning("%s: unexpected FF++ file name; it forms its own group", rel)
-                    entries.append((rel, REAL, REAL_METHOD, comp, None, None, stem))
+                    entries.append(_FfppEntry(rel, REAL, REAL_METHOD, comp, None, None, stem))
 
     for method_dir in _subdirs(root / "manipulated_sequences"):
         method = method_dir.name
@@ -266,13 +277,13 @@ def index_ffpp(root: Path) -> list[MetaRow]:
                 if m := _FF_PAIR.match(stem):
                     target, src = m.groups()
                     uf.union(target, src)
-                    entries.append((rel, FAKE, method, comp, (target, src), None, target))
+                    entries.append(_FfppEntry(rel, FAKE, method, comp, (target, src), None, target))
                 elif m := _DFD_FAKE.match(stem):
                     target, _src, scene = m.groups()
-                    entries.append((rel, FAKE, method, comp, None, target, f"{target}__{scene}"))
+                    entries.append(_FfppEntry(rel, FAKE, method, comp, None, target, f"{target}__{scene}"))
                 else:
                     log.warning("%s: unexpected FF++ file name; it forms its own group", rel)
-                    entries.append((rel, FAKE, method, comp, None, None, stem))
+                    entries.append(_FfppEntry(rel, FAKE, method, comp, None, None, stem))
 
     rows = []
     for rel, label, method, comp, yt_ids, actor, source in entries:

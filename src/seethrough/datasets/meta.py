@@ -1,6 +1,6 @@
-"""The metadata row, its CSV form, frame counting and a summary.
+"""The metadata CSV, frame counting and a summary of a dataset's rows.
 
-One CSV row describes one media file of a dataset:
+One CSV row (:class:`~seethrough.datasets.rows.MetaRow`) describes one media file of a dataset:
 
 ``path``
     Relative to the dataset root, POSIX separators.
@@ -30,58 +30,18 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import DatasetLayoutError
 from ..log import get_logger
+from .rows import COLUMNS, FAKE, LABELS, REAL, REAL_METHOD, SPLITS, UNKNOWN_METHOD, MetaRow
+from .splits import leaking_groups
 
 log = get_logger(__name__)
 
-REAL = "real"
-FAKE = "fake"
-LABELS = (REAL, FAKE)
-REAL_METHOD = "original"
-UNKNOWN_METHOD = "unknown"
-SPLITS = ("train", "val", "test")
-COLUMNS = ("path", "label", "method", "dataset", "split", "frames", "group", "compression", "source")
 _REQUIRED_COLUMNS = ("path", "label")
-
-
-@dataclass(slots=True)
-class MetaRow:
-    """One media file of a dataset; see the module docstring for the columns."""
-
-    path: str
-    label: str
-    method: str
-    dataset: str
-    split: str = ""
-    frames: int | None = None
-    group: str = ""
-    compression: str = ""
-    source: str = ""
-
-    def __post_init__(self) -> None:
-        if self.label not in LABELS:
-            raise ValueError(f"label must be one of {LABELS}, got {self.label!r} for {self.path}")
-        if self.split and self.split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS} or empty, got {self.split!r} for {self.path}")
-
-    @property
-    def is_fake(self) -> bool:
-        return self.label == FAKE
-
-    @property
-    def group_key(self) -> str:
-        """The group, or the path for rows without one (each is then its own group)."""
-        return self.group or f"path:{self.path}"
-
-    def to_record(self) -> dict[str, str]:
-        rec = {k: ("" if v is None else str(v)) for k, v in asdict(self).items()}
-        return {c: rec[c] for c in COLUMNS}
-
 
 # ---------------------------------------------------------------------------- CSV I/O
 
@@ -216,10 +176,8 @@ class MetaSummary:
         return dict(counts)
 
 
-def summarize(rows: Iterable[MetaRow]) -> MetaSummary:
+def summarize_metadata(rows: Iterable[MetaRow]) -> MetaSummary:
     """Count rows per label, method, split and dataset, and list leaking groups."""
-    from .splits import leaking_groups
-
     rows = list(rows)
 
     def ordered(counter: Counter[str], first: Iterable[str] = ()) -> dict[str, int]:
@@ -258,6 +216,6 @@ __all__ = [
     "MetaSummary",
     "count_frames",
     "read_metadata_csv",
-    "summarize",
+    "summarize_metadata",
     "write_metadata_csv",
 ]

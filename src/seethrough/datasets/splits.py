@@ -23,7 +23,7 @@ import hashlib
 from collections import defaultdict
 from typing import Iterable
 
-from .meta import MetaRow
+from .rows import MetaRow
 
 TRAIN, VAL = "train", "val"
 

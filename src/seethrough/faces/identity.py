@@ -42,7 +42,3 @@ def face_descriptor(image: np.ndarray, box: tuple[float, float, float, float]) -
     image = np.ascontiguousarray(image)
     shape = get_predictor()(image, dlib_rect_for(box))
     return np.asarray(_recognizer().compute_face_descriptor(image, shape), dtype=np.float32)
-
-
-def descriptor_distance(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))

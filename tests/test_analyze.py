@@ -168,7 +168,7 @@ def test_evidence_explains_the_reported_face(face_clip, tiny_predictor):
     stages = []
     a = analyze(face_clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=16, narrator=None),
                 progress=lambda stage, frac: stages.append(stage))
-    assert stages == ["probe", "decode", "faces", "model", "explain", "done"]
+    assert stages == ["probe", "provenance", "decode", "faces", "model", "explain", "done"]
     ev = a.evidence
     scored = [f for f in a.frames if f.fake_probability is not None]
     # Every scored frame has region scores for the ten parts and the boundary band.

@@ -63,6 +63,7 @@ class Analysis:
     thresholds: dict[str, float] | None = None
     method: dict[str, Any] | None = None
     abstention: dict[str, Any] | None = None  # whether the verdict was withheld, and why (seethrough.abstain)
+    provenance: dict[str, Any] | None = None  # what the file says about itself (seethrough.provenance); never the score
     frames: list[FrameScore] = field(default_factory=list)
     tracks: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[str, Any] | None = None
@@ -95,6 +96,8 @@ class AnalyzeOptions:
     narrator_timeout: float = 20.0
     threads: int | None = None  # face-detector (ONNX Runtime) threads; None = its default (2)
     keep_frames: bool = False  # keep every sampled frame in ``artifacts.frames`` (viewers), not only key frames
+    provenance: bool = True  # read Content Credentials and metadata (seethrough.provenance)
+    c2pa_trust: str | None = None  # PEM file of trusted root certificates for Content Credentials signers
 
     def __post_init__(self) -> None:
         if self.narrator is not None and self.narrator not in NARRATORS:
@@ -109,6 +112,17 @@ def _file_info(path: Path) -> dict[str, Any]:
         info["size_bytes"] = path.stat().st_size
         info["sha256"] = file_sha256(path)
     return info
+
+
+def _provenance(path: Path, opts: AnalyzeOptions) -> dict[str, Any]:
+    """The provenance block; whatever goes wrong becomes its note, never a failed analysis."""
+    from .provenance import failed_provenance, read_provenance
+
+    try:
+        return read_provenance(path, trust=opts.c2pa_trust).to_dict()
+    except Exception as exc:  # noqa: BLE001 - provenance is extra evidence, never a reason to fail
+        log.exception("provenance of %s failed", path.name)
+        return failed_provenance(exc).to_dict()
 
 
 def _narrate(result: Analysis, opts: AnalyzeOptions) -> None:
@@ -131,8 +145,9 @@ def analyze(
 ) -> Analysis:
     """Analyse one image or video.
 
-    ``progress(stage: str, fraction: float)`` is called as stages start: probe, decode,
-    faces, model, explain, narrate, done.
+    ``progress(stage: str, fraction: float)`` is called as stages start: probe, provenance,
+    decode, faces, model, explain, narrate, done. Provenance (Content Credentials, metadata) is
+    read before the face stage and never changes the score or the verdict.
     """
     from .faces import FacePipeline, RetinaFaceDetector
     from .media import probe, sample_frames
@@ -159,6 +174,10 @@ def analyze(
         info = probe(path, max_bytes=opts.max_bytes)
         result.media = info.to_dict()
         t = tick("probe", t)
+        if opts.provenance:
+            step("provenance", 0.05)
+            result.provenance = _provenance(path, opts)
+            t = tick("provenance", t)
         step("decode", 0.1)
         frames = sample_frames(path, n=opts.frames, mode=opts.sampling)
         if opts.keep_frames:  # decoded once: viewers reuse these instead of decoding again
@@ -191,6 +210,9 @@ def analyze(
         result.status, result.message, result.error_code = "no_face", str(exc), exc.code
     except SeethroughError as exc:
         result.status, result.message, result.error_code = "error", str(exc), exc.code
+        # A file the detector cannot decode may still say where it came from (not one over the size limit).
+        if opts.provenance and result.provenance is None and exc.code not in ("too_large", "empty") and path.is_file():
+            result.provenance = _provenance(path, opts)
     except OSError as exc:  # permission denied, vanished, I/O error: the file, not the analysis
         result.status, result.error_code = "error", "unreadable"
         result.message = f"{path.name} cannot be read ({exc.strerror or type(exc).__name__})."

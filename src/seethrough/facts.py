@@ -37,7 +37,10 @@ def region_label(key: str | None) -> str | None:
 
 def for_pages() -> dict:
     """What the web pages' script needs of these facts (served inside every page)."""
-    return {"verdict_labels": VERDICT_LABELS, "region_labels": REGION_LABELS}
+    from .provenance.wording import C2PA_STATES, LABELS, UNSIGNED_NOTE
+
+    return {"verdict_labels": VERDICT_LABELS, "region_labels": REGION_LABELS,
+            "provenance": {"labels": LABELS, "c2pa_states": C2PA_STATES, "unsigned_note": UNSIGNED_NOTE}}
 
 
 #: Where the web app keeps its database, uploads and results unless SEETHROUGH_DATA says otherwise,
@@ -52,7 +55,7 @@ def sqlite_url(data_dir: str | Path) -> str:
 
 
 #: Version of the analysis JSON (``schemas/analysis.schema.json``): minor versions only add fields.
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 
 # ---------------------------------------------------------------- how a probability is written

@@ -10,9 +10,11 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .app import app
+from .cmd_provenance import TRUST_HELP, trust_option_value
 
 console = Console(stderr=True)
 
@@ -61,10 +63,22 @@ def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
 def _print_text(a) -> None:
     from ..facts import overall_pct, pct
 
+    from ..provenance import headline_statements
+    from .cmd_provenance import print_provenance
+
     name = a.file.get("name")
+    # A signed AI declaration or broken Content Credentials come before the detector's verdict.
+    for s in headline_statements(a.provenance):
+        colour = "magenta" if s["level"] == "declaration" else "red"
+        console.print(f"[bold]{name}[/bold]: [{colour} bold]{escape(s['text'])}[/{colour} bold]", soft_wrap=True)
     if a.status != "ok":
         colour = "yellow" if a.status == "no_face" else "red"
         console.print(f"[bold]{name}[/bold]: [{colour}]{a.status}[/{colour}] — {a.message}")
+        if a.provenance:
+            console.print("  provenance:")
+            print_provenance({**a.provenance, "statements": [s for s in a.provenance.get("statements") or []
+                                                             if s not in headline_statements(a.provenance)]},
+                             console, indent="    ")
         return
 
     colour = {"fake": "red", "uncertain": "yellow", "real": "green"}[a.verdict]
@@ -93,6 +107,11 @@ def _print_text(a) -> None:
     if len(a.tracks) > 1:
         console.print("  faces: " + ", ".join(f"#{t['track_id']} {t['verdict']} ({pct(t['fake_probability'])})"
                                               for t in a.tracks))
+    if a.provenance:
+        console.print("  provenance:")
+        print_provenance({**a.provenance, "statements": [s for s in a.provenance.get("statements") or []
+                                                         if s not in headline_statements(a.provenance)]},
+                         console, indent="    ")
     console.print(f"  {len(scored)} face frames scored; model {a.model['name']}; {a.timings_ms.get('total', 0):.0f} ms")
 
 
@@ -131,8 +150,10 @@ def analyze_cmd(
     narrator_model: Optional[str] = typer.Option(None, help="LLM model name for --narrator ollama/openai."),
     explain: bool = typer.Option(True, help="Heatmaps, regions, key frames and caveats (--no-explain: scores only)."),
     max_faces: int = typer.Option(4, help="Faces scored per file; the verdict is the most suspicious face's."),
+    provenance: bool = typer.Option(True, help="Read Content Credentials and metadata (--no-provenance: skip)."),
+    c2pa_trust: Optional[Path] = typer.Option(None, "--c2pa-trust", help=TRUST_HELP),
 ) -> None:
-    """Is this face real or manipulated? Verdict, probability, method, evidence, narrator, reports."""
+    """Is this face real or manipulated? Verdict, probability, method, evidence, provenance, narrator, reports."""
     from ..analysis import analyze
     from ..errors import SeethroughError
     from ..inference import get_predictor
@@ -142,7 +163,8 @@ def analyze_cmd(
     if (report or evidence) and not explain:
         raise typer.BadParameter("--report and --evidence need the explanations; drop --no-explain")
     opts = _options(frames, sampling, min_face, explain=explain, max_faces=max_faces,
-                    narrator=None if narrator == "none" else narrator, narrator_model=narrator_model)
+                    narrator=None if narrator == "none" else narrator, narrator_model=narrator_model,
+                    provenance=provenance, c2pa_trust=trust_option_value(c2pa_trust) if provenance else None)
     targets = _report_paths(report, files)
     try:
         predictor = get_predictor(model)

@@ -12,6 +12,12 @@ trust. It checks:
   must be the predicted one, and none may be presented as certain;
 * verdict: the reply must state the verdict and must not contradict it, negations
   ("no sign of manipulation") included;
+* provenance: a sentence about what the file says of itself (Content Credentials, signature,
+  signer, metadata) must agree with the provenance block: an AI-generation declaration only when a
+  valid signed one exists (and it must be stated when it does), "valid"/"invalid" and "trusted"
+  as validated, the signer by its name; a reply about broken credentials must warn. Those
+  sentences are then left out of the verdict check: "made by a generative model" is the file's
+  claim, not the detector's verdict;
 * form: plain prose of a sensible length, no jargon such as "logit".
 
 Caveat texts and the status message are the evidence's own words: quoted verbatim
@@ -575,6 +581,108 @@ def _check_verdict(text: str, facts: Facts) -> list[str]:
     return problems
 
 
+# --------------------------------------------------------------------------- provenance
+
+
+_PROV_SENTENCE = re.compile(r"\b(?:credentials?|c2pa|manifests?|metadata|exif|xmp|sign(?:ed|ing|atures?|ers?)|"
+                            r"certificates?|trust\s+list|provenance|declar\w*)\b", re.I)
+_AI_CLAIM = re.compile(r"\bgenerative\b|\bai[-\s]+(?:generated|made|created)\b|\bartificial\s+intelligence\b"
+                       r"|\b(?:generated|made|created)\s+(?:by|with|using)\s+(?:an?\s+)?(?:ai|model|algorithm)\b"
+                       r"|\btrainedAlgorithmicMedia\b|\bsynthetic(?:ally)?\b", re.I)
+_VALID = re.compile(r"\b(?:valid|verified|intact|validated|checks?\s+out)\b", re.I)
+_INVALID = re.compile(r"\b(?:invalid|broken|tampered|mismatch\w*|fail\w*|altered|changed|forged|damaged|"
+                      r"(?:does|do)\s+not\s+match|no\s+longer\s+match\w*)\b", re.I)
+_TRUSTED = re.compile(r"(?<![-\w])trusted\b|\bin\s+(?:a|the|your)\s+(?:\w+\s+)?trust\s+list\b", re.I)
+_UNTRUSTED = re.compile(r"\buntrusted\b|\bnot\s+(?:\w+\s+)?trusted\b|\bnot\s+in\s+(?:a|the|any|your)\s+(?:\w+\s+)?trust\s+list\b",
+                        re.I)
+_SIGNED_BY = re.compile(r"\bsigned\s+by\s+(?P<name>[^,;:()]+?)(?=\s+(?:say|says|said|state|states|declare|declares|"
+                        r"and|are|is|was|were|who|which|that|\(|,|;|:|\.)|[,;:().]|$)", re.I)
+_NEGATION = re.compile(r"\b(?:no|not|never|without|none|nothing|neither|nor)\b|n't\b", re.I)
+_CLAUSE = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\bbut\b", re.I)
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in re.finditer(r"(?<=[.!?])\s+", text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return [(a, b) for a, b in spans if text[a:b].strip()]
+
+
+def provenance_spans(text: str) -> list[tuple[int, int]]:
+    """Where the sentences about what the file says of itself are."""
+    return [(a, b) for a, b in _sentences(text) if _PROV_SENTENCE.search(text[a:b])]
+
+
+def _negated_before(clause: str, at: int) -> bool:
+    return bool(_NEGATION.search(clause[:at]))
+
+
+def _claims_in(sentence: str, pattern: re.Pattern) -> list[bool]:
+    """For each match of ``pattern``: True when stated, False when negated within its clause."""
+    out = []
+    pos = 0
+    for part in _CLAUSE.split(sentence):
+        for m in pattern.finditer(part):
+            out.append(not _negated_before(part, m.start()))
+        pos += len(part)
+    return out
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
+
+
+def _check_provenance(text: str, facts: Facts) -> list[str]:
+    problems: list[str] = []
+    state = facts.provenance_state
+    ok = state in ("valid", "trusted")
+    said_ai = said_invalid = False
+    for a, b in provenance_spans(text):
+        sentence = text[a:b]
+        for stated in _claims_in(sentence, _AI_CLAIM):
+            if stated and not facts.provenance_declared:
+                problems.append("says the file's credentials or metadata declare it AI-generated, but the evidence "
+                                "holds no valid signed declaration")
+            elif not stated and facts.provenance_declared:
+                problems.append("denies the signed AI-generation declaration the evidence holds")
+            said_ai = said_ai or stated
+        invalid = [s for s in _claims_in(sentence, _INVALID) if s]
+        valid = _claims_in(sentence, _VALID)
+        if invalid or any(not v for v in valid):
+            said_invalid = True
+            if ok:
+                problems.append("says the Content Credentials fail validation, but they are valid")
+        if any(valid) and not ok:
+            problems.append("says the Content Credentials are valid, but "
+                            + ("they fail validation" if state == "invalid" else "no valid ones were found"))
+        untrusted = bool(_UNTRUSTED.search(sentence))
+        trusted = bool(_TRUSTED.search(_UNTRUSTED.sub(" ", sentence)))
+        if trusted and state != "trusted":
+            problems.append("says the signer is trusted, but no trust list the signer is in was supplied")
+        if untrusted and state == "trusted":
+            problems.append("says the signer is not trusted, but it is in the trust list supplied")
+        for m in _SIGNED_BY.finditer(sentence):
+            name = _norm_name(m.group("name"))
+            if name and not any(name.startswith(_norm_name(s)) or _norm_name(s).startswith(name)
+                                for s in facts.provenance_signers):
+                known = ", ".join(facts.provenance_signers) or "no signer"
+                problems.append(f"names {m.group('name').strip()} as the signer, but the evidence has {known}")
+    if facts.provenance_declared and not said_ai:
+        problems.append("does not state the signed declaration that the file was made by a generative model "
+                        f"({facts.provenance_texts[0] if facts.provenance_texts else 'see the provenance'})")
+    if state == "invalid" and facts.provenance_texts and not said_invalid:
+        problems.append("does not warn that the file's Content Credentials fail validation")
+    return problems
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    for a, b in spans:
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
+
+
 # --------------------------------------------------------------------------- form
 
 
@@ -604,7 +712,9 @@ def check_reply(text: str, doc: dict) -> list[str]:
     if facts.status == "ok" and facts.probability is not None and not stated_overall:
         problems.append(f"does not state the overall probability of manipulation ({facts.probability_text})")
     problems += _check_overall(text, facts)
-    masked = _mask_quotes(text, facts.quoted)
+    problems += _check_provenance(text, facts)
+    # Sentences about the file's own claims are checked above, not as statements of the verdict.
+    masked = _mask_spans(_mask_quotes(text, facts.quoted), provenance_spans(text))
     problems += _check_regions(masked, facts)
     problems += _check_methods(masked, facts)
     problems += _check_verdict(masked, facts)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..facts import REGION_WORDS, half_up, overall_pct, pct
+from ..provenance.display import headline_statements
 
 #: Key frames and suspicious segments passed on (most suspicious / earliest first).
 MAX_KEY_FRAMES = 5
@@ -59,6 +60,10 @@ class Facts:
     method_names: dict[str, str] = field(default_factory=dict)  # normalised name -> name as in the doc
     predicted: str | None = None  # normalised name
     quoted: list[str] = field(default_factory=list)  # caveat texts and the status message
+    provenance_state: str | None = None  # Content Credentials state (None: no provenance block)
+    provenance_declared: bool = False  # valid signed AI-generation declaration
+    provenance_signers: list[str] = field(default_factory=list)  # names a reply may give as the signer
+    provenance_texts: list[str] = field(default_factory=list)  # the statements a narrative states
 
 
 def _num(x: Any) -> float | None:
@@ -92,6 +97,35 @@ def face_frame_counts(doc: dict) -> tuple[int, int]:
     """(frames sampled, frames where the reported face was scored)."""
     frames = doc.get("frames") or []
     return len(frames), sum(1 for f in frames if f.get("fake_probability") is not None)
+
+
+def narrated_provenance(doc: dict) -> list[str]:
+    """The provenance statement a narrative states: the signed AI declaration, else the first warning."""
+    heads = headline_statements(doc.get("provenance"))
+    return [heads[0]["text"]] if heads else []
+
+
+def _provenance(doc: dict, summary: dict, facts: Facts) -> None:
+    prov = doc.get("provenance")
+    if not prov:
+        return
+    c2pa = prov.get("c2pa") or {}
+    signer = c2pa.get("signer") or {}
+    facts.provenance_state = c2pa.get("state")
+    facts.provenance_declared = bool(prov.get("declared_ai_generated"))
+    facts.provenance_signers = [n for n in dict.fromkeys(
+        (prov.get("declared_by"), signer.get("organization"), signer.get("common_name"))) if n]
+    texts = narrated_provenance(doc)
+    facts.provenance_texts = texts
+    for text in texts:
+        _quote(facts, text)
+    if texts:
+        summary["provenance"] = {
+            "what_the_file_says": texts,
+            "declared_ai_generated": facts.provenance_declared,
+            "meaning": "what the file's own Content Credentials say about its origin; separate from the "
+                       "detector's verdict, which does not use them",
+        }
 
 
 def summarize(doc: dict) -> tuple[dict, Facts]:
@@ -136,6 +170,7 @@ def summarize(doc: dict) -> tuple[dict, Facts]:
     duration = _num(media.get("duration_s"))
     if kind == "video" and duration:
         summary["duration_s"] = time(duration)
+    _provenance(doc, summary, facts)
 
     if status != "ok":
         message = doc.get("message")

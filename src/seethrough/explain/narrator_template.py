@@ -7,7 +7,8 @@ the fact checker reads it back, so ``check_reply(template_text(doc), doc) == []`
 from __future__ import annotations
 
 from ..facts import VERDICTS, pct
-from .narrator_facts import face_frame_counts, media_kind, norm_method, one_decimal, summarize, withheld_reasons
+from .narrator_facts import (face_frame_counts, media_kind, narrated_provenance, norm_method, one_decimal, summarize,
+                             withheld_reasons)
 
 _ERROR_HINTS = {
     "corrupt_media": "The file appears to be damaged or incomplete; try to obtain the original file.",
@@ -44,7 +45,7 @@ def _no_verdict(doc: dict) -> str:
     message = (doc.get("message") or "").strip()
     code = doc.get("error_code") or ""
     status = doc.get("status")
-    out = []
+    out = list(narrated_provenance(doc))  # what the file says about itself comes first
     if status == "no_face":
         why = "no face large enough to judge" if code == "face_too_small" else "no usable face"
         out.append(f"seethrough gave no verdict for this {kind} because it found {why} in it.")
@@ -78,7 +79,8 @@ def template_text(doc: dict) -> str:
     p = facts.probability
     tracks = doc.get("tracks") or []
     evidence = doc.get("evidence")
-    sentences: list[str] = []
+    # 0. what the file's own Content Credentials say, before (and apart from) the detector's verdict
+    sentences: list[str] = list(narrated_provenance(doc))
 
     # 1. verdict and probability
     judged = {"fake": f"seethrough judges this {kind} to be a deepfake",

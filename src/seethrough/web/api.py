@@ -35,6 +35,7 @@ STAGE_TEXT = {
     "queued": "Waiting for a free worker",
     "starting": "Starting the analysis",
     "probe": "Reading the file",
+    "provenance": "Reading its metadata and Content Credentials",
     "decode": "Decoding frames",
     "faces": "Finding faces",
     "model": "Scoring with the model",

@@ -630,3 +630,97 @@ def test_host_normalisation(monkeypatch):
     assert ollama_base() == "http://10.0.0.5:9999"
     assert openai_base() == "http://127.0.0.1:8080/v1"
     assert openai_base("127.0.0.1:8000/v1/") == "http://127.0.0.1:8000/v1"
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def with_provenance(doc: dict, *args, **kw) -> dict:
+    from seethrough.testing.provenance import example_block
+
+    doc = copy.deepcopy(doc)
+    doc["provenance"] = example_block(doc.get("media", {}).get("kind") or "video", *args, **kw)
+    return valid(doc)
+
+
+@pytest.mark.parametrize("make", [fake_video, real_video, uncertain_video, fake_image, several_faces, no_evidence_doc])
+@pytest.mark.parametrize("state", ["valid", "trusted"])
+def test_template_states_a_signed_ai_declaration_first_and_passes_its_check(make, state):
+    doc = with_provenance(make(), state)
+    text = template_text(doc)
+    declaration = doc["provenance"]["statements"][0]["text"]
+    assert text.startswith(declaration)
+    assert check_reply(text, doc) == [], text
+    assert template_text(make()) in text  # the detector's own paragraph is unchanged after it
+    assert len(sentences(text)) <= 8
+
+
+def test_template_warns_about_failing_credentials_and_passes_its_check():
+    for make in (fake_video, real_video, fake_image):
+        doc = with_provenance(make(), "invalid")
+        text = template_text(doc)
+        assert text.startswith("Warning: this file carries Content Credentials signed by Example AI Lab that fail")
+        assert check_reply(text, doc) == [], text
+
+
+def test_no_verdict_text_still_states_the_declaration():
+    doc = no_face_doc()
+    doc["provenance"] = with_provenance(fake_video(), "valid")["provenance"]
+    text = template_text(valid(doc))
+    assert text.startswith("Content Credentials signed by Example AI Lab say this video was made by a generative model")
+    assert "no verdict" in text
+
+
+def test_unsigned_or_absent_provenance_adds_nothing_to_the_text():
+    for block in ({"state": "absent"}, {"state": "absent", "stripped": True}):
+        doc = with_provenance(real_video(), **block)
+        assert template_text(doc) == template_text(real_video())
+
+
+def test_prompt_carries_the_declaration_as_the_files_own_claim():
+    doc = with_provenance(real_video(), "valid")
+    user = build_prompt(doc)[1]["content"]
+    evidence = json.loads(user.split("Evidence:\n", 1)[1].split("\n\nWrite", 1)[0])
+    assert evidence["provenance"]["declared_ai_generated"] is True
+    assert evidence["provenance"]["what_the_file_says"] == [doc["provenance"]["statements"][0]["text"]]
+
+
+REAL = "seethrough judges this video to be real: it puts the probability of manipulation at only 4%."
+
+
+@pytest.mark.parametrize("state, reply, expect", [
+    ("valid", "Its Content Credentials, signed by Example AI Lab, declare that it was made by a generative "
+              "model; the signature is valid but the signer is not in a trust list. " + REAL, None),
+    ("valid", REAL, "does not state the signed declaration"),
+    ("valid", "Its Content Credentials do not say it was AI-generated. " + REAL, "denies the signed"),
+    ("valid", "Content Credentials signed by OpenAI say it was made by a generative model. " + REAL,
+     "names OpenAI as the signer"),
+    ("valid", "Content Credentials signed by Example AI Lab, a trusted signer, say it was made by a generative "
+              "model. " + REAL, "says the signer is trusted"),
+    ("valid", "Content Credentials signed by Example AI Lab say it was made by a generative model, but the "
+              "signature is invalid. " + REAL, "fail validation, but they are valid"),
+    ("trusted", "Content Credentials signed by Example AI Lab, which is in the trust list supplied, say it was "
+                "made by a generative model. " + REAL, None),
+    ("trusted", "Content Credentials signed by Example AI Lab say it was made by a generative model, but the "
+                "signer is not in a trust list. " + REAL, "says the signer is not trusted"),
+    ("invalid", "Its Content Credentials are valid. " + REAL, "says the Content Credentials are valid"),
+    ("invalid", REAL, "does not warn"),
+    ("invalid", "Its Content Credentials fail validation: the image was changed after signing. " + REAL, None),
+    ("absent", "Its metadata says it was made by a generative model. " + REAL, "no valid signed declaration"),
+])
+def test_fact_check_covers_provenance_sentences(state, reply, expect):
+    doc = with_provenance(real_video(), state)
+    problems = check_reply(reply, doc)
+    if expect is None:
+        assert problems == [], problems
+    else:
+        assert any(expect in p for p in problems), problems
+
+
+def test_provenance_words_are_not_read_as_the_verdict():
+    # "made by a generative model" is the file's claim; the detector still says real.
+    doc = with_provenance(real_video(), "valid")
+    reply = ("Content Credentials signed by Example AI Lab say this video was made by a generative model, with a "
+             "valid signature from a signer not in a trust list. " + REAL)
+    assert check_reply(reply, doc) == []
+    assert any("verdict" in p for p in check_reply("This video is synthetic and fake. " + REAL, doc))

@@ -484,3 +484,48 @@ def test_successful_write_leaves_only_the_report(tmp_path):
     render_html(no_face_doc(), [], tmp_path / "a.html")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a.pdf"]
     assert oct((tmp_path / "a.pdf").stat().st_mode & 0o777) == "0o644"
+
+
+# ---------------------------------------------------------------- provenance
+
+
+def test_signed_ai_declaration_is_shown_above_the_verdict_in_both_reports(tmp_path, validator):
+    from seethrough.provenance.wording import LABELS
+    from seethrough.testing.provenance import example_block
+
+    doc = video_doc("real", 0.06)
+    doc["provenance"] = example_block("video", "valid")
+    assert not list(validator.iter_errors(doc))
+    declaration = doc["provenance"]["statements"][0]["text"]
+    html = render_html(doc, [], tmp_path / "r.html").read_text(encoding="utf-8")
+    at = html.index("Content Credentials signed by Example AI Lab say this video was made by a generative model")
+    assert at < html.index("What this means.")
+    assert LABELS["title"] in html and "not in a trust list" in html
+    text = " ".join(_pdf_text(render_pdf(doc, [], tmp_path / "r.pdf")).split())
+    assert " ".join(declaration.split())[:80] in text
+    assert text.index("Content Credentials signed by") < text.index("What this means")
+    c = build_content(doc)
+    assert c.provenance_head == [("declaration", declaration)]
+    assert dict(c.provenance_rows)[LABELS["declared"]] == "made by a generative model"
+
+
+def test_failing_credentials_are_a_warning_and_no_metadata_proves_nothing(tmp_path):
+    from seethrough.testing.provenance import example_block
+
+    doc = video_doc()
+    doc["provenance"] = example_block("video", "invalid")
+    c = build_content(doc)
+    assert [level for level, _ in c.provenance_head] == ["warning"]
+    assert "fail validation" in c.provenance_head[0][1]
+    html = render_html(doc, [], tmp_path / "w.html").read_text(encoding="utf-8")
+    assert 'class="provenance-warning"' in html and "Provenance warning." in html
+    doc["provenance"] = example_block("video", "absent", stripped=True)
+    c = build_content(doc)
+    assert c.provenance_head == [] and any("proves nothing" in t for t in c.provenance_notes)
+    assert "none at all (stripped)" in dict(c.provenance_rows).values()
+
+
+def test_documents_without_provenance_have_no_provenance_section(tmp_path):
+    c = build_content(video_doc())
+    assert c.provenance_head == [] and c.provenance_rows == [] and c.provenance_notes == []
+    assert "Provenance" not in render_html(video_doc(), [], tmp_path / "n.html").read_text(encoding="utf-8")

@@ -53,6 +53,9 @@ in_words wording. Left and right are the person's own left and right.
 - Mention a manipulation method only if the evidence has a method entry; say that it is only \
 a resemblance that applies if the face was manipulated, never proof.
 - Mention the caveats; you may quote them word for word.
+- If the evidence has a provenance entry, state it first, as given (you may copy it word for word): \
+it is what the file's own Content Credentials say, separate from the detector's verdict. Name the \
+signer only as given, and never call a signer trusted unless the evidence says so.
 - Do not use technical terms such as logit, Grad-CAM or JSON field names."""
 
 

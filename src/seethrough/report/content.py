@@ -14,6 +14,8 @@ from typing import Any, Iterable, Sequence
 from . import charts
 from .. import facts
 from ..explain.narrator_facts import withheld_reasons
+from ..provenance import display_rows, headline_statements
+from ..provenance.wording import LABELS as PROVENANCE_LABELS, UNSIGNED_NOTE
 from .images import to_png
 
 
@@ -127,6 +129,13 @@ class ReportContent:
     seethrough_version: str
     schema_version: str
     generated_at: str
+    # What the file says about itself: a signed AI declaration or broken credentials go above the
+    # verdict's meaning (level, text); the summary rows and the other statements get their own section.
+    provenance_head: list[tuple[str, str]] = field(default_factory=list)
+    provenance_rows: list[tuple[str, str]] = field(default_factory=list)
+    provenance_notes: list[str] = field(default_factory=list)
+    provenance_title: str = PROVENANCE_LABELS["title"]
+    provenance_unsigned: str = UNSIGNED_NOTE
     mono_labels: frozenset[str] = field(default=frozenset({"SHA-256"}))
 
 
@@ -455,6 +464,8 @@ def build_content(doc: dict, gallery: Iterable[Any] = (), *, now: datetime | Non
     ]
     text = narrative.get("text") or ""
     generated = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    prov = doc.get("provenance")
+    head = headline_statements(prov)
     return ReportContent(
         file_name=str((doc.get("file") or {}).get("name", "")),
         status=status,
@@ -491,4 +502,8 @@ def build_content(doc: dict, gallery: Iterable[Any] = (), *, now: datetime | Non
         seethrough_version=str(doc.get("seethrough_version", "")),
         schema_version=str(doc.get("schema_version", "")),
         generated_at=generated.strftime("%Y-%m-%d %H:%M UTC"),
+        provenance_head=[(h["level"], h["text"]) for h in head],
+        provenance_rows=display_rows(prov),
+        provenance_notes=[st["text"] for st in (prov or {}).get("statements") or [] if st not in head]
+        + ([f"Note: {prov['note']}"] if prov and prov.get("note") else []),
     )

@@ -255,6 +255,17 @@ class _Report:
             ("LEFTPADDING", (0, 0), (0, 0), 0), ("RIGHTPADDING", (0, 0), (0, 0), 6 * mm),
             ("TOPPADDING", (1, 0), (1, 0), 10), ("BOTTOMPADDING", (1, 0), (1, 0), 10),
         ]))
+        heads = []
+        for level, text in c.provenance_head:
+            label = "Content Credentials." if level == "declaration" else "Provenance warning."
+            box = Table([[Paragraph(f"<b>{label}</b> {self.t(text)}", self.s["body"])]], colWidths=[WIDTH], hAlign="LEFT")
+            box.setStyle(TableStyle([
+                ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#f3e8fd" if level == "declaration" else "#fdecea")),
+                ("LINEBEFORE", (0, 0), (0, -1), 4, colors.HexColor("#6a1b9a" if level == "declaration" else "#c62828")),
+                ("LEFTPADDING", (0, 0), (-1, -1), 9), ("RIGHTPADDING", (0, 0), (-1, -1), 9),
+                ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+            ]))
+            heads += [box, Spacer(1, 6)]
         meaning = Table([[Paragraph(f"<b>What this means.</b> {self.t(c.meaning)}", self.s["body"])]],
                         colWidths=[WIDTH], hAlign="LEFT")
         meaning.setStyle(TableStyle([
@@ -263,7 +274,7 @@ class _Report:
             ("LEFTPADDING", (0, 0), (-1, -1), 9), ("RIGHTPADDING", (0, 0), (-1, -1), 9),
             ("TOPPADDING", (0, 0), (-1, -1), 7), ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
         ]))
-        return [table, HRFlowable(width="100%", thickness=0.6, color=RULE, spaceBefore=10, spaceAfter=10), meaning]
+        return [table, HRFlowable(width="100%", thickness=0.6, color=RULE, spaceBefore=10, spaceAfter=10), *heads, meaning]
 
     def no_verdict(self) -> list[Flowable]:
         c = self.c
@@ -285,6 +296,15 @@ class _Report:
         if c.narrative_note:
             byline += f" ({c.narrative_note})"
         return out + [self.p(byline, "byline")]
+
+    def provenance(self) -> list[Flowable]:
+        c = self.c
+        if not c.provenance_rows:
+            return []
+        out = self.heading(c.provenance_title, room=40 * mm) + [self.kv_table(c.provenance_rows)]
+        if c.provenance_notes:
+            out += self.bullets(c.provenance_notes)
+        return out + [self.p(c.provenance_unsigned, "note")]
 
     def timeline(self) -> list[Flowable]:
         c = self.c
@@ -395,7 +415,7 @@ class _Report:
 
     def flowables(self) -> list[Flowable]:
         out: list[Flowable] = []
-        for section in (self.title_block, self.no_verdict, self.narrative, self.timeline, self.gallery,
+        for section in (self.title_block, self.no_verdict, self.narrative, self.provenance, self.timeline, self.gallery,
                         self.regions, self.method, self.tracks, self.inputs, self.model, self.limits):
             out += section()
         return out

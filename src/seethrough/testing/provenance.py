@@ -141,3 +141,29 @@ def make_sd_png(path: str | Path, parameters: str = SD_PARAMETERS, **image_kw) -
         img.load()
         img.save(path, pnginfo=info)
     return path
+
+
+def example_block(kind: str = "image", state: str = "valid", *, ai: bool = True, signer: str = "Example AI Lab",
+                  stripped: bool = False) -> dict:
+    """A provenance block as ``analyze()`` writes it, built from typed parts without reading a file:
+    valid/trusted/invalid Content Credentials of ``signer`` (declaring generative-model output when
+    ``ai``), ``absent`` ones, or a file with no metadata at all (``stripped``)."""
+    from ..provenance.credentials import Credentials
+    from ..provenance.metadata import FileMetadata
+    from ..provenance.summary import build
+
+    md = FileMetadata(kind=kind)
+    if not stripped and state == "absent":
+        md.exif = {"software": "GIMP 2.10.36"}
+    cred = Credentials()
+    if state != "absent":
+        failures = [{"code": "assertion.dataHash.mismatch", "explanation": "asset hash error"}] if state == "invalid" else []
+        cred = Credentials(state=state, present=True, validation_state=state.capitalize(),
+                           signer={"organization": signer, "common_name": f"{signer} signing key"},
+                           claim_generator="TestGen 1.0",
+                           actions=[{"action": "c2pa.created",
+                                     "digital_source_type": AI_SOURCE_TYPE if ai else CAPTURE_SOURCE_TYPE}],
+                           digital_source_types=[AI_SOURCE_TYPE if ai else CAPTURE_SOURCE_TYPE],
+                           hash_matches=state != "invalid", failures=failures, manifests=1)
+    trust = {"supplied": True, "file": "roots.pem", "certificates": 1} if state == "trusted" else None
+    return build(md, cred, trust=trust).to_dict()

@@ -156,3 +156,35 @@ def test_page_formatter_matches_the_python_one(page):
     assert page.evaluate("() => ST.VERDICT_LABEL") == VERDICT_LABELS
     for p, thresholds, text in CASES:
         assert page.evaluate("([p, t]) => ST.overallPct(p, t)", [p, thresholds]) == text, (p, thresholds)
+
+
+def test_provenance_is_shown_above_the_verdict_with_the_rows_the_reports_use(page):
+    """A stored result with a signed AI declaration (served by a stand-in API route): the declaration
+    sits above the verdict, the card shows the same rows as the reports and the CLI."""
+    import json
+
+    from seethrough.provenance import display_rows
+    from seethrough.testing.provenance import example_block
+
+    aid = "ab" * 16
+    block = example_block("image", "valid")
+    doc = {"schema_version": "1.3", "seethrough_version": "x", "file": {"name": "gen.jpg", "path": "gen.jpg"},
+           "status": "ok", "verdict": "real", "fake_probability": 0.05,
+           "thresholds": {"real_below": 0.3, "fake_above": 0.7}, "frames": [], "tracks": [], "evidence": None,
+           "narrative": {"text": "words", "engine": "template", "requested": "template"},
+           "media": {"kind": "image", "width": 64, "height": 64}, "model": {"name": "m"}, "settings": {},
+           "timings_ms": {}, "provenance": block}
+    row = {"id": aid, "name": "gen.jpg", "kind": "image", "size_bytes": 10, "created_at": time.time(), "status": "done",
+           "stage_text": "Finished", "progress": 1, "sha256": "cd" * 32,
+           "links": {"result": f"/api/analyses/{aid}/result"}, "artefacts": {"problems": [], "frames": [], "gallery": []}}
+    page.route(f"**/api/analyses/{aid}", lambda r: r.fulfill(json=row))
+    page.route(f"**/api/analyses/{aid}/result", lambda r: r.fulfill(json=doc))
+    page.goto(f"/analyses/{aid}")
+    page.wait_for_selector("#provenance-card:not([hidden])")
+    alert = page.locator("#provenance-alerts .alert").first
+    assert alert.inner_text().endswith(block["statements"][0]["text"])
+    assert alert.bounding_box()["y"] < page.locator("#verdict-badge").bounding_box()["y"]
+    shown = page.evaluate("() => [...document.querySelectorAll('#provenance-rows dt')].map(dt => "
+                          "[dt.textContent, dt.nextElementSibling.textContent])")
+    assert [tuple(x) for x in shown] == display_rows(block), json.dumps(shown)
+    assert not page.js_errors, page.js_errors

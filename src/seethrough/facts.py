@@ -37,10 +37,11 @@ def region_label(key: str | None) -> str | None:
 
 def for_pages() -> dict:
     """What the web pages' script needs of these facts (served inside every page)."""
-    from .provenance.wording import C2PA_STATES, LABELS, UNSIGNED_NOTE
+    from .provenance.wording import C2PA_STATES, LABELS, SOURCE_TYPE_WORDS, UNSIGNED_NOTE
 
     return {"verdict_labels": VERDICT_LABELS, "region_labels": REGION_LABELS,
-            "provenance": {"labels": LABELS, "c2pa_states": C2PA_STATES, "unsigned_note": UNSIGNED_NOTE}}
+            "provenance": {"labels": LABELS, "c2pa_states": C2PA_STATES, "source_types": SOURCE_TYPE_WORDS,
+                           "unsigned_note": UNSIGNED_NOTE}}
 
 
 #: Where the web app keeps its database, uploads and results unless SEETHROUGH_DATA says otherwise,

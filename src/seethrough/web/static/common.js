@@ -167,5 +167,6 @@ const ST = (() => {
   }
   document.addEventListener("DOMContentLoaded", initTokenForm);
 
-  return { api, ApiError, el, clear, badge, statusBadge, pct, overallPct, bytes, when, seconds, region, hint, VERDICT_LABEL };
+  return { api, ApiError, el, clear, badge, statusBadge, pct, overallPct, bytes, when, seconds, region, hint, VERDICT_LABEL,
+    FACTS };
 })();

@@ -53,6 +53,53 @@
     }
   }
 
+  // What the file says about itself (seethrough.provenance): labels and state words come from the
+  // server's facts; the sentences come inside the result. Same rows as provenance/display.py.
+  const PROV = ST.FACTS.provenance;
+  const HEAD_LEVELS = ["declaration", "warning"];
+
+  function provenanceRows(p) {
+    const L = PROV.labels, c = p.c2pa || {}, state = c.state || "absent", rows = [];
+    rows.push([L.content_credentials, PROV.c2pa_states[state] || state]);
+    const s = c.signer || {};
+    if (c.present && (s.organization || s.common_name)) {
+      let who = [s.common_name, s.organization].filter(Boolean).join(", ");
+      if (s.issuer) who += ` (certificate issued by ${s.issuer})`;
+      rows.push([L.signer, who]);
+    }
+    if (c.present && c.claim_generator) rows.push([L.claim_generator, c.claim_generator]);
+    const declared = (c.digital_source_types || []).map((t) => PROV.source_types[t.replace(/\/+$/, "").split("/").pop()] || t);
+    if (declared.length) rows.push([["valid", "trusted"].includes(state) ? L.declared : L.declared_invalid, declared.join("; ")]);
+    if (p.camera) rows.push([L.camera, p.camera]);
+    if ((p.edited_with || []).length) rows.push([L.edited_with, p.edited_with.join(", ")]);
+    if ((p.ai_hints || []).length) rows.push([L.ai_hints, p.ai_hints.join("; ")]);
+    rows.push([L.gps, p.gps_present ? "present (coordinates not shown)" : "none"]);
+    rows.push([L.stripped, p.stripped ? "none at all (stripped)" : "present"]);
+    return rows;
+  }
+
+  function renderProvenance(d) {
+    const p = d.provenance;
+    const alerts = clear($("provenance-alerts"));
+    show($("provenance-card"), !!p);
+    if (!p) return;
+    const statements = p.statements || [];
+    const heads = statements.filter((s) => HEAD_LEVELS.includes(s.level))
+      .sort((a, b) => HEAD_LEVELS.indexOf(a.level) - HEAD_LEVELS.indexOf(b.level));
+    for (const s of heads) {
+      alerts.append(el("section", { class: `alert ${s.level === "declaration" ? "alert-declaration" : "alert-error"}`,
+        role: s.level === "warning" ? "alert" : "note", "data-code": s.code },
+        el("strong", { text: s.level === "declaration" ? "Content Credentials: " : "Provenance warning: " }), s.text));
+    }
+    $("provenance-title").textContent = PROV.labels.title;
+    const dl = clear($("provenance-rows"));
+    for (const [k, v] of provenanceRows(p)) dl.append(el("dt", { text: k }), el("dd", { text: v }));
+    const notes = clear($("provenance-notes"));
+    for (const s of statements) if (!heads.includes(s)) notes.append(el("li", { text: s.text }));
+    if (p.note) notes.append(el("li", { text: `Note: ${p.note}` }));
+    $("provenance-unsigned").textContent = PROV.unsigned_note;
+  }
+
   function renderNarrative(d) {
     const n = d.narrative;
     if (n && n.text) {
@@ -210,6 +257,7 @@
   }
 
   function renderDoc(row, d) {
+    renderProvenance(d);
     renderVerdict(d);
     renderDownloads(row);
     renderDetails(d, row);

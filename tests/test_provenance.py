@@ -292,3 +292,17 @@ def test_cli_provenance_text_and_errors(files, tmp_path):
     assert r.exit_code == 2 and "holds no PEM certificates" in " ".join(re.sub(r"[│╭╮╰╯─]", " ", r.output).split())
     r = CliRunner().invoke(app, ["provenance", str(files["signed_jpg"]), "--c2pa-trust", str(files["ca_pem"]), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["provenance"]["c2pa"]["state"] == "trusted"
+
+
+def test_web_server_setting_passes_the_trust_list_to_every_job(files, tmp_path):
+    from seethrough.errors import ConfigError
+    from seethrough.web.settings import WebSettings
+
+    plain = WebSettings.from_env({}, data_dir=tmp_path)
+    assert "c2pa_trust" not in plain.analysis_options()  # the dedup key of existing servers is unchanged
+    s = WebSettings.from_env({"SEETHROUGH_C2PA_TRUST": str(files["ca_pem"])}, data_dir=tmp_path)
+    assert s.analysis_options()["c2pa_trust"] == str(files["ca_pem"].resolve())
+    assert s.settings_key("m") != plain.settings_key("m")
+    assert AnalyzeOptions(**{k: v for k, v in s.analysis_options().items()}).c2pa_trust == str(files["ca_pem"].resolve())
+    with pytest.raises(ConfigError, match="does not exist"):
+        WebSettings.from_env({"SEETHROUGH_C2PA_TRUST": str(tmp_path / "nope.pem")}, data_dir=tmp_path)

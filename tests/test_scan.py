@@ -251,6 +251,10 @@ def test_cli_scan_end_to_end(media, tiny_checkpoint, tmp_path, monkeypatch):
     by = {Path(t["path"]).name: t for t in table}
     assert by["hang_me.jpg"]["error_code"] == "timeout" and "limit" in by["hang_me.jpg"]["error"]
     assert by["clip_a.mp4"]["sha256"] == by["clip_a_copy.mp4"]["sha256"]
+    # What each file says about itself travels into the export (seethrough.provenance).
+    assert by["face.jpg"]["metadata_stripped"] == "True" and by["face.jpg"]["c2pa"] == "absent"
+    assert by["clip_a.mp4"]["edited_with"].startswith("FFmpeg (Lavf") and by["clip_a.mp4"]["declared_ai_generated"] == "False"
+    assert by["crash_me.jpg"]["c2pa"] == ""  # no analysis, no provenance
     lines = [json.loads(x) for x in jsonl_path.read_text().splitlines()]
     assert len(lines) == 8
     jl = {Path(x["path"]).name: x for x in lines}
@@ -361,3 +365,38 @@ def test_resume_after_sigkill_and_ctrl_c(media, tiny_checkpoint, tmp_path, monke
     redone = _rows(db, "SELECT COUNT(*) FROM attempts WHERE finished_at IS NULL")[0][0]
     assert redone >= 1
     assert _rows(db, "SELECT SUM(attempts) FROM results")[0][0] == 5 + redone
+
+
+def test_export_carries_provenance_and_a_trust_list_is_part_of_the_settings(tmp_path, tiny_checkpoint):
+    import dataclasses
+    import hashlib
+
+    db = tmp_path / "r.db"
+    settings = scan_settings(_cfg(db, tiny_checkpoint))
+    # Without a trust list the key is the one earlier versions computed: their databases resume.
+    legacy = {k: v for k, v in dataclasses.asdict(settings).items() if k != "c2pa_trust"}
+    blob = json.dumps(legacy, sort_keys=True, separators=(",", ":"))
+    assert settings.key == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    pem = tmp_path / "roots.pem"
+    pem.write_text("x")
+    trusted = scan_settings(_cfg(db, tiny_checkpoint, c2pa_trust=pem))
+    assert trusted.key != settings.key and trusted.analyze_options().c2pa_trust == str(pem.resolve())
+    prov = {"declared_ai_generated": True, "c2pa": {"state": "valid"}, "camera": None,
+            "edited_with": ["TestGen 1.0", "FFmpeg (Lavf62.12.102)"], "stripped": False}
+    with ResultStore(db) as store:
+        scan_id = store.open_scan(settings, backend="local", workers=1, inputs=["x"])
+        for name, sha, analysis in (("/m/gen.jpg", "ab" * 32, {"status": "ok", "provenance": prov}),
+                                    ("/m/old.jpg", "cd" * 32, {"status": "ok"})):
+            store.record_path(name, sha, 10, 1, scan_id)
+            attempt = store.start_attempt(scan_id, Job(sha, name, 10), settings.key)
+            store.save_result(attempt, scan_id, settings.key, JobResult(sha, name, "ok", verdict="real",
+                              fake_probability=0.1, analysis=analysis, elapsed_s=0.1, worker="h:1"), size_bytes=10)
+        rows = {r["path"]: r for r in store.export_rows(settings.key)}
+        export_csv(store, tmp_path / "out.csv")
+    assert rows["/m/gen.jpg"]["declared_ai_generated"] is True and rows["/m/gen.jpg"]["c2pa"] == "valid"
+    assert rows["/m/gen.jpg"]["edited_with"] == "TestGen 1.0; FFmpeg (Lavf62.12.102)"
+    assert rows["/m/gen.jpg"]["metadata_stripped"] is False
+    assert rows["/m/old.jpg"]["declared_ai_generated"] is None and rows["/m/old.jpg"]["c2pa"] is None  # before 1.3
+    with open(tmp_path / "out.csv", newline="") as fh:
+        table = {r["path"]: r for r in csv.DictReader(fh)}
+    assert table["/m/gen.jpg"]["declared_ai_generated"] == "True" and table["/m/old.jpg"]["c2pa"] == ""

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .app import app
+from .cmd_provenance import TRUST_HELP, trust_option_value
 
 console = Console(stderr=True)
 _MAX_LISTED = 10
@@ -99,6 +100,7 @@ def scan_cmd(
                                               help="Run on Ray: local (start one here), auto, or ray://host:port."),
     device: str = typer.Option("auto", help="auto | cpu | cuda: where the model runs."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
+    c2pa_trust: Optional[Path] = typer.Option(None, "--c2pa-trust", help=TRUST_HELP),
 ) -> None:
     """Analyse every video and image once (by content) into a SQLite database; resumable.
 
@@ -126,7 +128,8 @@ def scan_cmd(
     cfg = ScanConfig(db=out, checkpoint=model, frames=frames, min_face=min_face, sampling=sampling,
                      max_faces=max_faces, evidence_dir=evidence, workers=workers, threads=threads,
                      timeout_s=timeout or None, retry_errors=retry_errors, ray_address=ray_address,
-                     device=device, progress=progress, exclude=[p for p in (csv_path, jsonl_path) if p])
+                     device=device, progress=progress, exclude=[p for p in (csv_path, jsonl_path) if p],
+                     c2pa_trust=trust_option_value(c2pa_trust))
     old = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         summary = run_scan(inputs, cfg)

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from .app import app
+from .cmd_provenance import TRUST_HELP
 
 console = Console(stderr=True)
 
@@ -24,6 +25,7 @@ def serve_cmd(
     max_upload_mb: Optional[float] = typer.Option(None, help="Largest accepted upload in MB (default 500)."),
     job_timeout: Optional[float] = typer.Option(None, help="Seconds one analysis may run before it is stopped (default 600)."),
     memory_limit_mb: Optional[int] = typer.Option(None, help="Address-space limit per worker in MB (default 8192, 0 = none)."),
+    c2pa_trust: Optional[Path] = typer.Option(None, "--c2pa-trust", help=TRUST_HELP),
 ) -> None:
     """Web app + REST API: upload videos or images, follow progress, read results, download reports."""
     from ..errors import SeethroughError
@@ -34,7 +36,7 @@ def serve_cmd(
         settings = WebSettings.from_env(
             host=host, port=port, workers=workers, data_dir=data, model=model, token=token,
             max_upload_bytes=int(max_upload_mb * 1_000_000) if max_upload_mb else None,
-            job_timeout_s=job_timeout, memory_limit_mb=memory_limit_mb,
+            job_timeout_s=job_timeout, memory_limit_mb=memory_limit_mb, c2pa_trust=c2pa_trust,
         )
     except SeethroughError as exc:
         console.print(f"[red]error:[/red] {exc}")

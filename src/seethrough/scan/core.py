@@ -66,6 +66,7 @@ class ScanConfig:
     hash_threads: int = 2  # sha256 runs in threads of the driver (hashlib releases the GIL)
     progress: bool = True
     exclude: list[Path] = field(default_factory=list)  # never scanned (export files)
+    c2pa_trust: Path | None = None  # PEM trust list for Content Credentials signers (part of the results key)
 
     def worker_threads(self) -> int:
         return self.threads or max(1, available_cpus() // max(1, self.workers))
@@ -115,7 +116,8 @@ def scan_settings(cfg: ScanConfig) -> ScanSettings:
         raise ModelError(f"Model file not found: {ckpt}. The default model ships in the package "
                          "(seethrough/weights/default.pt); pass --model to use another checkpoint.")
     return ScanSettings(model_sha256=sha256_file(ckpt), frames=cfg.frames, min_face=cfg.min_face,
-                        sampling=cfg.sampling, max_faces=cfg.max_faces, evidence=cfg.evidence_dir is not None)
+                        sampling=cfg.sampling, max_faces=cfg.max_faces, evidence=cfg.evidence_dir is not None,
+                        c2pa_trust=str(Path(cfg.c2pa_trust).resolve()) if cfg.c2pa_trust else None)
 
 
 def _hasher(files: list[str], cache: dict[str, tuple[int, int, str]], out: queue.Queue, stop: threading.Event) -> None:

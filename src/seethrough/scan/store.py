@@ -91,7 +91,25 @@ CREATE INDEX IF NOT EXISTS attempts_by_key ON attempts(sha256, settings_key);
 
 #: Columns of the lightweight export rows (CSV); JSONL adds ``analysis``.
 EXPORT_COLUMNS = ("path", "sha256", "status", "verdict", "fake_probability", "method", "error_code", "error",
-                  "kind", "elapsed_s", "settings_key")
+                  "kind", "elapsed_s", "settings_key", "declared_ai_generated", "c2pa", "camera", "edited_with",
+                  "metadata_stripped")
+#: Export columns taken from the analysis' provenance block (seethrough.provenance): SQLite JSON paths.
+_PROVENANCE_COLUMNS = {"declared_ai_generated": "$.provenance.declared_ai_generated", "c2pa": "$.provenance.c2pa.state",
+                       "camera": "$.provenance.camera", "edited_with": "$.provenance.edited_with",
+                       "metadata_stripped": "$.provenance.stripped"}
+
+
+def _provenance_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The export's provenance columns: booleans as true/false, software names joined with '; '."""
+    out: dict[str, Any] = {}
+    for name in _PROVENANCE_COLUMNS:
+        v = row[f"prov_{name}"]
+        if name in ("declared_ai_generated", "metadata_stripped") and v is not None:
+            v = bool(v)
+        elif name == "edited_with" and v is not None:
+            v = "; ".join(json.loads(v))
+        out[name] = v
+    return out
 
 
 class StoreError(SeethroughError):
@@ -270,8 +288,10 @@ class ResultStore:
         """One row per path (sorted) whose content has a result for ``settings_key`` or that a scan
         with these settings saw; ``status`` is ``pending`` for contents not analysed yet (an
         interrupted scan). Streams from the cursor."""
+        prov = "".join(f", json_extract(r.analysis_json, '{path}') AS prov_{name}"
+                       for name, path in _PROVENANCE_COLUMNS.items())
         cols = "p.path, p.sha256, r.status, r.verdict, r.fake_probability, r.method, r.error_code, r.message, " \
-               "r.kind, r.elapsed_s" + (", r.analysis_json" if with_analysis else "")
+               "r.kind, r.elapsed_s" + prov + (", r.analysis_json" if with_analysis else "")
         cur = self.db.execute(
             f"SELECT {cols} FROM paths p LEFT JOIN results r ON r.sha256 = p.sha256 AND r.settings_key = ? "
             "WHERE r.sha256 IS NOT NULL OR p.last_scan_id IN (SELECT scan_id FROM scans WHERE settings_key = ?) "
@@ -289,6 +309,7 @@ class ResultStore:
                 "kind": row["kind"],
                 "elapsed_s": row["elapsed_s"],
                 "settings_key": settings_key,
+                **_provenance_fields(row),
             }
             if with_analysis:
                 out["analysis"] = json.loads(row["analysis_json"]) if row["analysis_json"] else None

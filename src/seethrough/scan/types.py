@@ -26,11 +26,14 @@ class ScanSettings:
     sampling: str = "even"
     max_faces: int = 4
     evidence: bool = False  # explanations (Grad-CAM, key frames, narrative) or scores only
+    c2pa_trust: str | None = None  # PEM trust list for Content Credentials signers (None: no trust list)
 
     @property
     def key(self) -> str:
-        """A short stable id of these settings (16 hex digits)."""
-        blob = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        """A short stable id of these settings (16 hex digits); without a trust list it is the key
+        earlier versions gave, so their databases resume."""
+        fields = {k: v for k, v in asdict(self).items() if not (k == "c2pa_trust" and v is None)}
+        blob = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,6 +50,7 @@ class ScanSettings:
             max_faces=self.max_faces,
             explain=self.evidence,
             narrator="template" if self.evidence else None,
+            c2pa_trust=self.c2pa_trust,
         )
 
 

@@ -15,6 +15,7 @@ Environment variables (all optional):
 ``SEETHROUGH_MAX_QUEUED``      analyses allowed to wait for a worker before uploads get 503 (default 500; 0 = no limit)
 ``SEETHROUGH_MIN_FREE_MB``     free disk the data folder must keep after an upload, in MB (default 256; 0 = no check)
 ``SEETHROUGH_LEASE_S``         seconds without a heartbeat after which a running job counts as interrupted (default 60)
+``SEETHROUGH_C2PA_TRUST``      PEM file of root certificates whose Content Credentials signers are trusted (default: none)
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class WebSettings(BaseModel):
     min_face: int = Field(40, ge=8)
     narrator: str = "template"
     narrator_model: str | None = None
+    c2pa_trust: Path | None = None  # PEM trust list for Content Credentials signers (none: not in a trust list)
     probe_timeout_s: float = Field(30.0, gt=0)
     probe_workers: int = Field(2, ge=1, le=8)
     worker_start_timeout_s: float = Field(180.0, gt=0)
@@ -80,6 +82,17 @@ class WebSettings(BaseModel):
     auth_failures_per_minute: float = Field(10.0, ge=1)
     # Dotted path of the function a worker runs per job (tests swap in failing runners).
     job_runner: str = "seethrough.web.worker:run_job"
+
+    @model_validator(mode="after")
+    def _usable_trust_list(self) -> WebSettings:
+        if self.c2pa_trust is not None:
+            from ..provenance import TrustListError, load_trust_list
+
+            try:
+                load_trust_list(self.c2pa_trust)
+            except TrustListError as exc:
+                raise ConfigError(f"{exc} (--c2pa-trust / SEETHROUGH_C2PA_TRUST)") from None
+        return self
 
     @model_validator(mode="after")
     def _token_beyond_loopback(self) -> WebSettings:
@@ -110,6 +123,7 @@ class WebSettings(BaseModel):
             "SEETHROUGH_MAX_QUEUED": "max_queued",
             "SEETHROUGH_MIN_FREE_MB": "min_free_mb",
             "SEETHROUGH_LEASE_S": "lease_s",
+            "SEETHROUGH_C2PA_TRUST": "c2pa_trust",
         }
         for var, name in mapping.items():
             if env.get(var):
@@ -155,6 +169,8 @@ class WebSettings(BaseModel):
             "explain": True,
             "narrator": self.narrator,
             "narrator_model": self.narrator_model,
+            # only when set, so the dedup key of servers without a trust list stays what it was
+            **({"c2pa_trust": str(self.c2pa_trust.resolve())} if self.c2pa_trust else {}),
         }
 
     def settings_key(self, model_sha256: str) -> str:

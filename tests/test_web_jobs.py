@@ -7,9 +7,12 @@ misbehaves on purpose depending on the file name, and analyses normally otherwis
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import shutil
+import signal
 import time
+from collections import namedtuple
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,12 +24,41 @@ from seethrough.web.store import AnalysisRow, Store, utcnow
 MEMORY_LIMIT_MB = 6144
 
 
+def _disk_full_while_saving(job, predictor, progress):
+    """run_job on a disk that fills up while the frames are saved: every image write gets ENOSPC."""
+    from PIL import Image
+
+    from seethrough.web.worker import run_job
+
+    def no_space(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    real, Image.Image.save = Image.Image.save, no_space
+    try:
+        return run_job(job, predictor, progress)
+    finally:
+        Image.Image.save = real
+
+
 def chaos_runner(job, predictor, progress):
     """Misbehave by file name: crash.jpg segfaults, sleep.jpg hangs, hog.jpg exhausts memory,
-    slow.jpg reports each stage slowly; anything else is a normal analysis."""
+    slow.jpg reports each stage slowly; once.jpg hangs on its first run only (to be killed);
+    fills.jpg fills the disk on its first run (``disk-full`` flag in the data folder, which the
+    test's disk_usage reads) and works on the next, full.jpg finds the disk full on every run;
+    anything else is a normal analysis."""
     from seethrough.web.worker import run_job
 
     name = job["name"]
+    first_run = Path(job["result_dir"]).parent / f"{job['id']}.ran"  # survives the run's own folders
+    if name in ("once.jpg", "fills.jpg") and not first_run.exists():
+        first_run.touch()
+        if name == "once.jpg":
+            progress("decode", 0.1)
+            time.sleep(600)
+        (Path(job["result_dir"]).parents[1] / "disk-full").touch()
+        return _disk_full_while_saving(job, predictor, progress)
+    if name == "full.jpg":
+        return _disk_full_while_saving(job, predictor, progress)
     if name == "crash.jpg":
         ctypes.string_at(0)  # SIGSEGV, as a decoder bug would
     if name == "sleep.jpg":
@@ -262,12 +294,12 @@ def test_probe_pool_survives_a_crashing_decoder(tmp_path, monkeypatch, face_imag
     real_recv = isolation.Child.recv
     try:
         def dies_on_the_file(self, timeout):
-            os.kill(self.pid, 9)  # as if the decoder had died on the file
+            os.kill(self.pid, signal.SIGSEGV)  # as if the decoder had crashed on the file
             return real_recv(self, timeout)
 
         monkeypatch.setattr(isolation.Child, "recv", dies_on_the_file)
         r = pool.probe(face_image, None)
-        assert not r.ok and r.error_code == "out_of_memory"  # SIGKILL reads as the OOM killer
+        assert not r.ok and r.error_code == "worker_crashed" and "crashed the media decoder" in r.message
         monkeypatch.setattr(isolation.Child, "recv", real_recv)
         r = pool.probe(face_image, None)
         assert r.ok and r.info["kind"] == "image"
@@ -275,6 +307,34 @@ def test_probe_pool_survives_a_crashing_decoder(tmp_path, monkeypatch, face_imag
         bad.write_bytes(b"\x00\x00\x00\x18ftypisom" + os.urandom(4000))
         r = pool.probe(bad, None)
         assert not r.ok and r.error_class in ("TruncatedMediaError", "CorruptMediaError")
+    finally:
+        pool.close()
+
+
+def test_a_probe_child_killed_from_outside_is_not_blamed_on_the_file(monkeypatch, face_image):
+    """kill -9 of a busy probe child read as 'needs more memory to open than this server allows'."""
+    from seethrough.web import isolation
+
+    pool = isolation.ProbePool(1, 0, timeout_s=20)
+    real_send = isolation.Child.send
+    kills = {"left": 1}
+    try:
+        def killed_from_outside(self, msg):
+            if kills["left"]:
+                kills["left"] -= 1
+                os.kill(self.pid, signal.SIGKILL)  # just as the file is handed over
+                self.proc.join(5)
+            return real_send(self, msg)
+
+        monkeypatch.setattr(isolation.Child, "send", killed_from_outside)
+        r = pool.probe(face_image, None)
+        assert r.ok and r.info["kind"] == "image" and kills["left"] == 0  # tried again in a fresh child
+        kills["left"] = 2
+        r = pool.probe(face_image, None)
+        assert not r.ok and r.error_code == "probe_killed" and "interrupted twice" in r.message
+        from seethrough.web.uploads import probe_status
+
+        assert probe_status(r) == 503
     finally:
         pool.close()
 
@@ -366,3 +426,162 @@ def test_servers_sharing_a_database_never_take_each_others_running_jobs(tmp_path
             if m is not None:
                 m.stop()
                 m.store.close()
+
+
+# ------------------------------------------------ #13 F5, F6: full disk, killed workers, orphans
+
+DiskUsage = namedtuple("DiskUsage", "total used free")
+
+
+def _kill_worker_when_running(manager, rid: str, run: int) -> None:
+    """SIGKILL the worker of ``rid`` once its ``run``-th run has reported progress (as ``kill -9`` would)."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        row = manager.store.get(rid)
+        sup = next((s for s in manager.supervisors if s.current_job == rid and s.child is not None), None)
+        if row.status == "running" and row.attempts == run and row.stage == "decode" and sup is not None:
+            os.kill(sup.child.pid, signal.SIGKILL)
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"run {run} of {rid} never started: {manager.store.get(rid).status}")
+
+
+def test_a_worker_killed_from_outside_is_not_out_of_memory_and_its_job_runs_again(manager, face_image):
+    """F6: kill -9 of a worker read as 'ran out of memory (limit 8192 MB)' and failed the job for good."""
+    once = _submit(manager, face_image, "once.jpg")  # hangs on its first run only
+    _kill_worker_when_running(manager, once, run=1)
+    row = _wait(manager.store, [once])[once]
+    assert row.status == "done" and row.attempts == 2 and row.verdict, (row.error_code, row.error_message)
+
+    twice = _submit(manager, face_image, "sleep.jpg")  # hangs on every run: killed on both
+    _kill_worker_when_running(manager, twice, run=1)
+    _kill_worker_when_running(manager, twice, run=2)
+    row = _wait(manager.store, [twice])[twice]
+    assert row.status == "failed" and row.error_code == "killed" and row.attempts == 2
+    assert "stopped from outside the server (SIGKILL" in row.error_message and "twice" in row.error_message
+    assert "memory" not in row.error_message.split("(or by")[0]
+    assert not (manager.settings.results_dir / twice).exists()
+
+
+def test_death_reasons_tell_a_signal_from_a_memory_death():
+    from seethrough.web.isolation import death_reason
+
+    assert death_reason(-signal.SIGKILL, 8192, oom_killed=False)[0] == "killed"
+    assert death_reason(137, 8192, oom_killed=False)[0] == "killed"
+    assert death_reason(-signal.SIGTERM, 8192)[0] == "killed"
+    code, msg = death_reason(-signal.SIGKILL, 8192, oom_killed=True)
+    assert code == "out_of_memory" and "system stopped it" in msg
+    assert "or by the system, short of memory" in death_reason(-signal.SIGKILL, 8192, oom_killed=None)[1]
+    assert death_reason(-signal.SIGSEGV, 8192)[0] == "worker_crashed"
+    assert death_reason(-signal.SIGABRT, 8192) == ("out_of_memory", "The analysis ran out of memory (limit 8192 MB) "
+                                                                    "and was stopped.")
+
+
+def test_a_disk_that_fills_while_saving_fails_as_disk_full_and_the_job_waits_for_space(manager, face_image,
+                                                                                         monkeypatch):
+    """F5: ENOSPC while saving frames failed every job as 'internal' ('failed unexpectedly')."""
+    from seethrough.web import api, limits
+
+    flag = manager.settings.data_dir / "disk-full"  # the runner sets it when it 'fills the disk'
+    real = shutil.disk_usage
+    monkeypatch.setattr(limits.shutil, "disk_usage",
+                        lambda p: DiskUsage(10**12, 10**12, 0) if flag.exists() else real(p))
+    rid = _submit(manager, face_image, "fills.jpg")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        row = manager.store.get(rid)
+        if row.status == "queued" and row.stage == "waiting_disk" or row.status in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert row.status == "queued" and row.stage == "waiting_disk" and row.attempts == 1, (row.status, row.error_message)
+    assert api.summary(row)["stage_text"] == "Waiting for disk space on the server"
+    time.sleep(1.5)
+    assert manager.store.get(rid).status == "queued"  # no worker takes it while its results cannot fit
+    assert manager.health()["waiting_for_disk"] >= 1
+    flag.unlink()  # space is free again
+    manager.notify()
+    row = _wait(manager.store, [rid])[rid]
+    assert row.status == "done" and row.attempts == 2 and row.verdict
+
+    full = _submit(manager, face_image, "full.jpg")  # the disk is full on every run
+    row = _wait(manager.store, [full])[full]
+    assert row.status == "failed" and row.error_code == "disk_full" and row.attempts == 2
+    assert row.error_message.startswith("The server ran out of disk space while saving this file's results")
+    assert "twice" in row.error_message and "unexpectedly" not in row.error_message
+    assert not (manager.settings.results_dir / full).exists()
+
+
+def test_a_leftover_worker_never_touches_a_new_runs_files(tmp_path):
+    """A worker of an earlier run of a job (orphaned by a killed server) must not delete or
+    write the folders of the run that replaced it."""
+    from seethrough.web.worker import _cleanup_partial, owns
+
+    old = {"id": "j", "result_dir": str(tmp_path / "r"), "work_dir": str(tmp_path / "w"), "attempt": "1-old"}
+    for d in ("r", "w"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / ".attempt").write_text("2-new")
+        (tmp_path / d / "result.json").write_text("{}")
+    assert not owns(old)
+    _cleanup_partial(old)
+    assert (tmp_path / "r" / "result.json").exists() and (tmp_path / "w" / "result.json").exists()
+    new = {**old, "attempt": "2-new"}
+    assert owns(new)
+    _cleanup_partial(new)
+    assert not (tmp_path / "r").exists() and not (tmp_path / "w").exists()
+
+
+_SERVER = """
+import os, sys, time
+
+if __name__ == "__main__":
+    from seethrough.web.isolation import Child
+    from seethrough.web.worker import worker_main
+
+    spec = {"model": sys.argv[1], "memory_limit_mb": 0, "runner": "test_web_jobs:chaos_runner", "threads": 1,
+            "log_level": None, "server_pid": os.getpid()}
+    child = Child(worker_main, (spec,), name="seethrough-worker-orphan")
+    child.start()
+    assert child.recv(120)[0] == "ready"
+    job = {"id": "orphan", "name": "sleep.jpg", "upload_path": sys.argv[2], "options": {}, "result_dir": sys.argv[3],
+           "work_dir": sys.argv[3] + "-work", "attempt": "1-x"}
+    child.send(("job", job))
+    assert child.recv(60)[0] == "progress"
+    print(child.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_a_worker_stops_when_its_server_is_killed(tmp_path, tiny_checkpoint, face_image):
+    """An orphaned worker of a killed server ran on (until its next progress message, then
+    deleted its result folder): it must end with its server."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "server.py"
+    script.write_text(_SERVER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    server = subprocess.Popen([sys.executable, str(script), str(tiny_checkpoint), str(face_image),
+                               str(tmp_path / "results" / "orphan")], stdout=subprocess.PIPE, text=True, env=env)
+    worker = None
+    try:
+        worker = int(server.stdout.readline())
+        assert not _gone(worker)
+        server.kill()  # kill -9 of the server, its worker busy on a job
+        server.wait(10)
+        deadline = time.monotonic() + 10
+        while not _gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(worker), "the worker of a killed server is still running"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        if worker is not None and not _gone(worker):
+            os.kill(worker, signal.SIGKILL)

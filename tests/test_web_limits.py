@@ -140,9 +140,20 @@ def test_low_disk_refuses_uploads_before_reading_them(make_client, images, monke
     monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 200_000_000))
     health = c.get("/api/health").json()  # under the reserve: the server says so before anyone uploads
     assert health["status"] == "degraded" and health["disk"] == {"free_mb": 200, "reserve_mb": 256, "ok": False}
+    # Room for the upload itself but not for the results its job will write (#13 F5: only the upload counted).
     monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + 10 * size))
     assert c.get("/api/health").json()["disk"]["ok"]
+    _refused(_post(c, images[0]), 507, "disk_full")
+    room = limits.expected_result_bytes(10 * size) + 10 * size
+    monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + room))
     assert _post(c, images[0]).status_code == 202
+    # The next upload must also leave room for the results of the job already waiting.
+    _refused(_post(c, images[1]), 507, "disk_full")
+    pending = c.app.state.store.pending_uploads()
+    assert pending == (1, size)
+    room += limits.expected_result_bytes(pending[1], pending[0])
+    monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + room))
+    assert _post(c, images[1]).status_code == 202
 
 
 def test_disk_full_while_receiving_keeps_nothing(make_client, images, monkeypatch):

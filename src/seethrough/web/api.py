@@ -33,6 +33,7 @@ ID_RE = re.compile(r"^[0-9a-f]{32}$")
 STAGE_TEXT = {
     None: "Waiting for a free worker",
     "queued": "Waiting for a free worker",
+    "waiting_disk": "Waiting for disk space on the server",
     "starting": "Starting the analysis",
     "probe": "Reading the file",
     "provenance": "Reading its metadata and Content Credentials",
@@ -162,7 +163,8 @@ def summary(row: AnalysisRow) -> dict[str, Any]:
         "name": row.name,
         "status": row.status,
         "stage": row.stage,
-        "stage_text": STAGE_TEXT.get(row.stage if row.status != "queued" else None, row.stage or ""),
+        "stage_text": STAGE_TEXT.get(row.stage if row.status != "queued" or row.stage == "waiting_disk" else None,
+                                     row.stage or ""),
         "progress": row.progress,
         "error": {"code": row.error_code, "message": row.error_message} if row.error_code else None,
         "analysis_status": row.analysis_status,
@@ -249,7 +251,8 @@ def _admit(request: Request, max_files: int) -> None:
     check_rate(request.app.state.submit_limiter, client_address(request))
     if s.max_queued:
         check_queue(request.app.state.store.counts()["queued"], s.max_queued)
-    check_disk(s.data_dir, declared_bytes, s.min_free_mb)
+    if s.min_free_mb:
+        check_disk(s.data_dir, declared_bytes, s.min_free_mb, request.app.state.store.pending_uploads())
 
 
 def _no_file(form, field: str) -> HTTPException:

@@ -68,17 +68,56 @@ def apply_limits(memory_limit_mb: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def death_reason(exitcode: int | None, memory_limit_mb: int) -> tuple[str, str]:
-    """``(error_code, plain message)`` for a child that ended by itself."""
-    if exitcode in (-signal.SIGKILL, -signal.SIGABRT) or exitcode == 137:
+#: Signals a process raises on itself when it crashes (a decoder bug, a failed allocation in native code).
+_CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+
+
+def oom_kills() -> int | None:
+    """How many processes the kernel's out-of-memory killer has ended so far (Linux's
+    ``/proc/vmstat`` counts the system's and every cgroup's); None where it is not known."""
+    try:
+        with open("/proc/vmstat") as fh:
+            for line in fh:
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def oom_killed_since(before: int | None) -> bool | None:
+    """Whether the out-of-memory killer struck since ``before`` (None: cannot tell)."""
+    now = oom_kills()
+    return None if before is None or now is None else now > before
+
+
+def death_reason(exitcode: int | None, memory_limit_mb: int, oom_killed: bool | None = None) -> tuple[str, str]:
+    """``(error_code, plain message)`` for a child that ended without saying why.
+
+    A crash signal (SIGSEGV, ... SIGABRT, which is also how native code ends when an
+    allocation fails under the address-space limit) is the file's doing: ``worker_crashed``
+    or ``out_of_memory``. SIGKILL is the kernel's out-of-memory killer only when its count
+    went up meanwhile (``oom_killed``; see :func:`oom_kills`); otherwise, like SIGTERM and
+    other signals sent from outside, the process was ``killed``: not the file's fault.
+    """
+    if exitcode == 137:  # a shell's way of saying SIGKILL
+        exitcode = -signal.SIGKILL
+    if exitcode == -signal.SIGABRT:
         limit = f" (limit {memory_limit_mb} MB)" if memory_limit_mb else ""
         return "out_of_memory", f"The analysis ran out of memory{limit} and was stopped."
+    if exitcode == -signal.SIGKILL and oom_killed:
+        return "out_of_memory", "The machine ran out of memory during the analysis, and the system stopped it."
     if exitcode is not None and exitcode < 0:
         try:
-            name = signal.Signals(-exitcode).name
+            sig = signal.Signals(-exitcode)
+            name = sig.name
         except ValueError:
-            name = f"signal {-exitcode}"
-        return "worker_crashed", f"The media decoder crashed on this file ({name}); the file is probably damaged or malicious."
+            sig, name = None, f"signal {-exitcode}"
+        if sig in _CRASH_SIGNALS:
+            return "worker_crashed", (f"The media decoder crashed on this file ({name}); the file is probably damaged "
+                                      "or malicious.")
+        unsure = " (or by the system, short of memory)" if sig == signal.SIGKILL and oom_killed is None else ""
+        return "killed", f"The analysis process was stopped from outside the server ({name}){unsure}, not by this file."
     return "worker_crashed", f"The analysis process stopped unexpectedly (exit code {exitcode})."
 
 
@@ -268,27 +307,40 @@ class ProbePool:
                 self._free.append(child)
 
     def probe(self, path: str | Path, max_bytes: int | None) -> ProbeResult:
-        """Identify ``path`` by its content in a child; crashes and hangs become a ProbeResult."""
+        """Identify ``path`` by its content in a child; crashes and hangs become a ProbeResult.
+        A child killed from outside while it worked (not by the file) is replaced and the file
+        tried once more."""
         name = Path(path).name
         with self._sem:
-            child = self._take()
-            try:
-                child.send(("probe", str(path), max_bytes))
-                result = child.recv(self.timeout_s)
-            except ChildTimeout:
-                child.kill()
-                return ProbeResult(False, error_class="Timeout", error_code="probe_timeout",
-                                   message=f"{name} could not be read within {self.timeout_s:g} s; it is probably damaged.")
-            except ChildDied as exc:
-                child.kill()
-                code, msg = death_reason(exc.exitcode, self.memory_limit_mb)
-                if code == "out_of_memory":
-                    msg = f"{name} needs more memory to open than this server allows."
-                else:
-                    msg = f"{name} crashed the media decoder; the file is probably damaged or malicious."
-                return ProbeResult(False, error_class="ChildDied", error_code=code, message=msg)
-            self._give(child)
-            return result
+            for attempt in (1, 2):
+                child = self._take()
+                oom_before = oom_kills()
+                try:
+                    child.send(("probe", str(path), max_bytes))
+                    result = child.recv(self.timeout_s)
+                except ChildTimeout:
+                    child.kill()
+                    return ProbeResult(False, error_class="Timeout", error_code="probe_timeout",
+                                       message=f"{name} could not be read within {self.timeout_s:g} s; it is probably "
+                                               "damaged.")
+                except ChildDied as exc:
+                    child.kill()
+                    code, msg = death_reason(exc.exitcode, self.memory_limit_mb, oom_killed_since(oom_before))
+                    if code == "killed":
+                        log.warning("probe process was killed from outside while checking %s (try %d)", name, attempt)
+                        if attempt == 1:
+                            continue
+                        return ProbeResult(False, error_class="Killed", error_code="probe_killed",
+                                           message=f"The check of {name} was interrupted twice (its process was stopped "
+                                                   "from outside the server); please send the file again.")
+                    if code == "out_of_memory":
+                        msg = f"{name} needs more memory to open than this server allows."
+                    else:
+                        msg = f"{name} crashed the media decoder; the file is probably damaged or malicious."
+                    return ProbeResult(False, error_class="ChildDied", error_code=code, message=msg)
+                self._give(child)
+                return result
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         with self._lock:

@@ -4,7 +4,11 @@ Each of ``settings.workers`` supervisor threads owns one worker process
 (:func:`seethrough.web.worker.worker_main`, spawned, model loaded once). A supervisor
 claims the oldest queued row, hands it to its worker, records progress, enforces the
 per-job wall-time limit and stores the outcome. A worker that dies (segfault, out of
-memory) or overruns fails only its job, with a plain reason, and is replaced.
+memory) or overruns fails only its job, with a plain reason, and is replaced. What is not
+the file's fault (a worker killed from outside, a disk that filled up while the results were
+written) re-queues the job once; a worker takes a job only while its results fit on the
+disk above the reserve, so a job re-queued for a full disk waits until there is space.
+Workers end with their server (see :func:`seethrough.web.worker.watch_server`).
 
 On start, rows left ``running`` by a previous server are re-queued once (a second
 interruption fails them); queued rows simply resume. On a graceful stop, running jobs
@@ -17,13 +21,15 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from ..log import get_logger
-from .isolation import Child, ChildDied, ChildTimeout, current_rss_mb, death_reason
+from .isolation import Child, ChildDied, ChildTimeout, current_rss_mb, death_reason, oom_kills, oom_killed_since
+from .limits import job_fits
 from .settings import WebSettings
-from .store import AnalysisRow, Store
+from .store import MAX_ATTEMPTS, AnalysisRow, Store
 from .worker import worker_main
 
 log = get_logger(__name__)
@@ -31,6 +37,13 @@ log = get_logger(__name__)
 PROGRESS_WRITE_INTERVAL_S = 0.2
 STORE_RETRY_S = 2.0  # wait before trying the database again after an error
 STALE_PART_S = 600.0  # a partial upload nobody wrote to for this long belongs to a dead server
+DISK_WAIT_S = 5.0  # how often a worker waiting for disk space looks again
+#: Failures that are not the file's fault: the job runs once more (``MAX_ATTEMPTS``), and a second
+#: time fails it with the reason and this.
+RETRIED = {
+    "killed": "It happened twice, so the file was not tried again; submit it again to retry.",
+    "disk_full": "It happened twice, so the file was not tried again; submit it again once the server has space.",
+}
 
 
 class _Stopping(Exception):
@@ -54,6 +67,7 @@ class Supervisor(threading.Thread):
         self.current_job: str | None = None
         self.jobs_done = 0
         self.restarts = 0
+        self.waiting_disk = False
 
     # ------------------------------------------------------------ worker life
 
@@ -65,6 +79,7 @@ class Supervisor(threading.Thread):
             "runner": s.job_runner,
             "threads": max(1, (os.cpu_count() or 1) // s.workers),
             "log_level": None,
+            "server_pid": os.getpid(),  # the worker ends when this process is gone
         }
 
     def _ensure_worker(self) -> bool:
@@ -118,6 +133,9 @@ class Supervisor(threading.Thread):
             self._ensure_worker()  # load the model before the first job arrives
             while not m.stopping.is_set():
                 try:
+                    if not self._disk_has_room():
+                        m.wait_for_work(DISK_WAIT_S)
+                        continue
                     row = m.store.claim_next()
                 except Exception:  # noqa: BLE001 - e.g. the database server is restarting
                     log.exception("supervisor %d cannot claim a job; retrying in %.0f s", self.slot, STORE_RETRY_S)
@@ -147,8 +165,33 @@ class Supervisor(threading.Thread):
                 self.child.stop()
             self.child, self.ready = None, False
 
+    def _disk_has_room(self) -> bool:
+        """Whether the next queued job's results fit on the disk above the reserve (logged once per wait)."""
+        s = self.manager.settings
+        size = self.manager.store.next_queued_size()
+        fits = size is None or job_fits(s.data_dir, size, s.min_free_mb)
+        if not fits and not self.waiting_disk:
+            log.warning("worker %d waits for disk space: the next job's results would not fit above the %d MB "
+                        "reserve of %s", self.slot, s.min_free_mb, s.data_dir)
+        elif fits and self.waiting_disk:
+            log.info("worker %d: disk space is back; taking jobs again", self.slot)
+        self.waiting_disk = not fits
+        return fits
+
+    def _retry_or_fail(self, row: AnalysisRow, code: str, message: str) -> None:
+        """A failure that is not the file's fault: re-queue the job once, then fail it for good."""
+        m = self.manager
+        m.remove_results(row.id)
+        if row.attempts < MAX_ATTEMPTS:
+            log.warning("job %s: %s; re-queued (run %d of %d)", row.id, message, row.attempts, MAX_ATTEMPTS)
+            m.store.requeue([row.id], undo_attempt=False, stage="waiting_disk" if code == "disk_full" else None)
+            m.notify()
+        else:
+            m.store.fail(row.id, code, f"{message} {RETRIED[code]}")
+
     def _run_one(self, row: AnalysisRow) -> None:
         m, s = self.manager, self.manager.settings
+        oom_before = oom_kills()
         timeout = float(s.job_timeout_s)
         last_write, last_stage = time.monotonic(), None
         beat_every = float(s.lease_s) / 4
@@ -189,6 +232,9 @@ class Supervisor(threading.Thread):
                     return
                 elif kind == "failed":
                     _, _, code, message = msg
+                    if code in RETRIED:
+                        self._retry_or_fail(row, code, message)
+                        return
                     m.store.fail(row.id, code, message)
                     m.remove_results(row.id)
                     return
@@ -199,10 +245,13 @@ class Supervisor(threading.Thread):
             m.store.fail(row.id, "timeout", f"The file took longer than {timeout:g} s to analyse, so the analysis was stopped.")
             m.remove_results(row.id)
         except ChildDied as exc:
-            code, message = death_reason(exc.exitcode, s.memory_limit_mb)
-            log.warning("worker %d died on job %s (exit code %s)", self.slot, row.id, exc.exitcode)
+            code, message = death_reason(exc.exitcode, s.memory_limit_mb, oom_killed_since(oom_before))
+            log.warning("worker %d died on job %s (exit code %s: %s)", self.slot, row.id, exc.exitcode, code)
             self._drop_worker()
             self.restarts += 1
+            if code in RETRIED:
+                self._retry_or_fail(row, code, message)
+                return
             m.store.fail(row.id, code, message)
             m.remove_results(row.id)
         except _Cancelled:  # deleted while running: stop the work, keep nothing
@@ -347,6 +396,8 @@ class JobManager:
             "options": row.options,
             "result_dir": str(self.result_dir(row.id)),
             "work_dir": str((s.work_dir / row.id).resolve()),
+            # Which run of the job this is: a worker left over from an earlier run never touches this run's files.
+            "attempt": f"{row.attempts}-{uuid.uuid4().hex[:12]}",
         }
 
     def result_dir(self, analysis_id: str) -> Path:
@@ -363,6 +414,7 @@ class JobManager:
             "configured": self.settings.workers,
             "ready": sum(1 for s in sups if s.ready),
             "busy": sum(1 for s in sups if s.current_job),
+            "waiting_for_disk": sum(1 for s in sups if s.waiting_disk),
             "restarts": sum(s.restarts for s in sups),
             "errors": errors,
             "rss_mb": [round(current_rss_mb(s.child.pid) or 0) if s.child and s.child.alive else None for s in sups],

@@ -52,6 +52,8 @@ from ..log import get_logger
 log = get_logger(__name__)
 
 STATUSES = ("queued", "running", "done", "failed")
+#: Runs a job gets when what stopped it was not the file (server crash, killed worker, full disk).
+MAX_ATTEMPTS = 2
 #: pg_advisory_xact_lock key held while the tables are created ("seethrough" in ASCII, truncated).
 _SCHEMA_LOCK_KEY = 0x7365657468726F75
 
@@ -377,12 +379,13 @@ class Store:
     def fail(self, analysis_id: str, code: str, message: str) -> bool:
         return self.finish(analysis_id, status="failed", result=None, artefacts=None, error_code=code, error_message=message)
 
-    def requeue(self, ids: Iterable[str], *, undo_attempt: bool) -> None:
-        """Put running rows back in the queue (a graceful stop is not the file's fault)."""
+    def requeue(self, ids: Iterable[str], *, undo_attempt: bool, stage: str | None = None) -> None:
+        """Put running rows back in the queue (a graceful stop is not the file's fault; ``stage``
+        says what a queued row waits for, e.g. ``waiting_disk``)."""
         ids = list(ids)
         if not ids:
             return
-        values: dict[str, Any] = dict(status="queued", stage=None, progress=0.0, updated_at=utcnow())
+        values: dict[str, Any] = dict(status="queued", stage=stage, progress=0.0, updated_at=utcnow())
         if undo_attempt:
             values["attempts"] = case((AnalysisRow.attempts > 0, AnalysisRow.attempts - 1), else_=0)
         with self._session.begin() as s:
@@ -394,7 +397,20 @@ class Store:
             s.execute(update(AnalysisRow).where(AnalysisRow.id == analysis_id, AnalysisRow.status == "running")
                       .values(updated_at=utcnow()))
 
-    def recover(self, max_attempts: int = 2, stale_after_s: float | None = None) -> tuple[list[str], list[str]]:
+    def next_queued_size(self) -> int | None:
+        """Size of the upload the next claim would take (None: nothing queued)."""
+        with self._session() as s:
+            return s.scalar(select(AnalysisRow.size_bytes).where(AnalysisRow.status == "queued")
+                            .order_by(AnalysisRow.created_at, AnalysisRow.id).limit(1))
+
+    def pending_uploads(self) -> tuple[int, int]:
+        """``(jobs, bytes of their uploads)`` queued or running: results still to be written."""
+        with self._session() as s:
+            n, total = s.execute(select(func.count(), func.coalesce(func.sum(AnalysisRow.size_bytes), 0))
+                                 .where(AnalysisRow.status.in_(("queued", "running")))).one()
+        return int(n), int(total)
+
+    def recover(self, max_attempts: int = MAX_ATTEMPTS, stale_after_s: float | None = None) -> tuple[list[str], list[str]]:
         """Rows left running by a server that stopped are re-queued once; a second
         interruption fails them.
 

@@ -41,6 +41,7 @@ PROBE_STATUS = {
     "NoVideoStreamError": 415,
     "TruncatedMediaError": 422,
     "CorruptMediaError": 422,
+    "Killed": 503,  # the check's process was killed from outside: not the file's fault, send again
 }
 
 

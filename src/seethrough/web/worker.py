@@ -15,11 +15,16 @@ outcome)`` or ``("failed", job_id, code, message)``.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import importlib
 import json
 import logging
 import os
 import shutil
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,6 +40,11 @@ ANALYSIS_SHARE = 0.85
 FRAME_MAX_SIDE = 640
 
 _OOM_MARKERS = ("can't allocate memory", "cannot allocate memory", "bad_alloc", "out of memory")
+#: What a job's result folder and scratch folder hold to say which attempt of the job they belong to.
+ATTEMPT_FILE = ".attempt"
+#: How often a worker looks whether its server is still there (Linux also kills it at once, see watch_server).
+SERVER_CHECK_S = 1.0
+DISK_FULL_MESSAGE = "The server ran out of disk space while saving this file's results; nothing of them was kept."
 
 
 class _LastException(logging.Handler):
@@ -61,6 +71,67 @@ def is_memory_error(exc: BaseException | None) -> bool:
     return any(m in text for m in _OOM_MARKERS)
 
 
+def is_disk_full(exc: BaseException | None) -> bool:
+    """True for "no space left on device" (or a full quota), also when another error wraps it."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _server_gone(server_pid: int | None, parent_pid: int) -> bool:
+    if os.getppid() != parent_pid:  # the fork server (our parent) ended: its server is gone
+        return True
+    if not server_pid:
+        return False
+    try:
+        with open(f"/proc/{server_pid}/stat") as fh:
+            state = fh.read().rsplit(")", 1)[1].split()[0]
+        return state in ("Z", "X")  # killed, not yet reaped by whoever started it
+    except FileNotFoundError:
+        return True
+    except (OSError, IndexError):
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return False
+
+
+def watch_server(server_pid: int | None) -> None:
+    """End this worker, touching no file, as soon as its server is gone (killed, crashed).
+
+    On Linux the kernel kills it when its parent (the fork server, which ends with the
+    server) ends (``PR_SET_PDEATHSIG``); everywhere a thread also looks every
+    ``SERVER_CHECK_S`` seconds. An orphan must not run on: its server can no longer take its
+    result, and the job may already be running again elsewhere.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            log.debug("PR_SET_PDEATHSIG not available; the worker polls for its server")
+
+    def watch() -> None:
+        while True:
+            if _server_gone(server_pid, parent):
+                log.warning("the server (pid %s) is gone; this worker (pid %d) stops", server_pid, os.getpid())
+                os._exit(0)
+            time.sleep(SERVER_CHECK_S)
+
+    if _server_gone(server_pid, parent):  # it died before the watch began
+        os._exit(0)
+    threading.Thread(target=watch, name="seethrough-server-watch", daemon=True).start()
+
+
 def load_runner(dotted: str) -> Callable:
     module, _, attr = dotted.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -70,6 +141,7 @@ def worker_main(conn, spec: dict) -> None:
     """Entry point of a worker process (spawned by :mod:`seethrough.web.jobs`)."""
     apply_limits(int(spec.get("memory_limit_mb") or 0))
     setup_logging(spec.get("log_level"))
+    watch_server(spec.get("server_pid"))
     logging.getLogger("seethrough").addHandler(_last_exc)
     try:
         import torch
@@ -95,8 +167,14 @@ def worker_main(conn, spec: dict) -> None:
         job = msg[1]
         job_id = job["id"]
 
-        def progress(stage: str, fraction: float, _id: str = job_id) -> None:
-            conn.send(("progress", _id, stage, float(fraction)))
+        def progress(stage: str, fraction: float, _job: dict = job) -> None:
+            if not owns(_job):
+                log.warning("job %s is running again elsewhere; this worker stops", _job["id"])
+                os._exit(0)
+            try:
+                conn.send(("progress", _job["id"], stage, float(fraction)))
+            except OSError:  # the server is gone: stop here, without touching the job's files
+                os._exit(0)
 
         _last_exc.exc = None
         try:
@@ -106,13 +184,21 @@ def worker_main(conn, spec: dict) -> None:
             conn.send(("failed", job_id, "out_of_memory", _oom_message(memory_limit_mb)))
             continue
         except Exception as exc:  # noqa: BLE001
-            log.exception("job %s failed", job_id)
             _cleanup_partial(job)
-            if is_memory_error(exc):
+            if is_disk_full(exc):
+                log.error("job %s: disk full while saving its results (%s)", job_id, exc)
+                conn.send(("failed", job_id, "disk_full", DISK_FULL_MESSAGE))
+            elif is_memory_error(exc):
+                log.exception("job %s failed", job_id)
                 conn.send(("failed", job_id, "out_of_memory", _oom_message(memory_limit_mb)))
             else:
+                log.exception("job %s failed", job_id)
                 conn.send(("failed", job_id, "internal",
                            "The analysis failed unexpectedly; the details are in the server log."))
+            continue
+        if outcome.get("error_code") == "internal" and is_disk_full(_last_exc.exc):
+            _cleanup_partial(job)
+            conn.send(("failed", job_id, "disk_full", DISK_FULL_MESSAGE))
             continue
         if outcome.get("error_code") == "internal" and is_memory_error(_last_exc.exc):
             outcome.update(status="failed", error_code="out_of_memory", error_message=_oom_message(memory_limit_mb))
@@ -124,9 +210,41 @@ def _oom_message(limit_mb: int) -> str:
         "The analysis ran out of memory and was stopped."
 
 
+def _mark(folder: Path, job: dict) -> None:
+    folder.mkdir(parents=True)
+    if job.get("attempt"):
+        (folder / ATTEMPT_FILE).write_text(job["attempt"])
+
+
+def _belongs(folder: str | Path, job: dict) -> bool:
+    """Whether ``folder`` is this attempt's (or no attempt's: nothing there, or no token to compare)."""
+    if not job.get("attempt"):
+        return True
+    try:
+        return (Path(folder) / ATTEMPT_FILE).read_text() == job["attempt"]
+    except FileNotFoundError:
+        return not Path(folder).exists()
+    except OSError:
+        return False
+
+
+def owns(job: dict) -> bool:
+    """False once another attempt of the same job has taken its result folder (a re-queued job
+    running again while this worker, orphaned, ran on)."""
+    return _belongs(job["result_dir"], job)
+
+
+def _remove_own(folder: str | Path, job: dict) -> None:
+    if _belongs(folder, job):
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        log.warning("%s belongs to another attempt of job %s; left alone", folder, job["id"])
+
+
 def _cleanup_partial(job: dict) -> None:
-    shutil.rmtree(job["result_dir"], ignore_errors=True)
-    shutil.rmtree(job["work_dir"], ignore_errors=True)
+    """Remove what this attempt wrote, and nothing another attempt of the job wrote."""
+    _remove_own(job["result_dir"], job)
+    _remove_own(job["work_dir"], job)
 
 
 # ----------------------------------------------------------------- the runner
@@ -148,10 +266,10 @@ def run_job(job: dict, predictor, progress: Progress) -> dict:
     from ..analysis import analyze
 
     out, work = Path(job["result_dir"]), Path(job["work_dir"])
-    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)  # a new attempt takes over whatever an earlier one left
     shutil.rmtree(work, ignore_errors=True)
-    out.mkdir(parents=True)
-    work.mkdir(parents=True)
+    _mark(out, job)
+    _mark(work, job)
     # The analysis sees the user's file name (messages say "clip.mp4 is truncated"),
     # through a link to the content-addressed upload.
     link = work / job["name"]
@@ -176,7 +294,7 @@ def run_job(job: dict, predictor, progress: Progress) -> dict:
         doc = json.loads(text)
         (out / "result.json").write_text(text)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove_own(work, job)
     progress("done", 1.0)
     failed = a.status == "error"
     return {
@@ -226,6 +344,8 @@ def _save_gallery(a, out: Path, artefacts: dict) -> list:
 
         items = evidence_gallery(a)
     except Exception as exc:  # noqa: BLE001
+        if is_disk_full(exc):
+            raise
         log.warning("evidence gallery failed: %s: %s", type(exc).__name__, exc)
         artefacts["problems"].append("The heatmap gallery could not be produced for this file.")
         return []
@@ -250,6 +370,8 @@ def _save_reports(a, out: Path, artefacts: dict, gallery: list, progress: Progre
 
         write_reports(a, list(paths.values()), gallery=gallery)
     except Exception as exc:  # noqa: BLE001 - the verdict stands without its reports
+        if is_disk_full(exc):
+            raise
         log.warning("reports failed: %s: %s", type(exc).__name__, exc)
     for fmt, path in paths.items():
         artefacts["reports"][fmt] = path.is_file()

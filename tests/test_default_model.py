@@ -13,6 +13,8 @@ from seethrough.analysis import analyze
 from seethrough.inference import DEFAULT_CHECKPOINT, get_predictor
 from seethrough.testing import astronaut_rgb
 
+pytestmark = pytest.mark.slow  # runs the bundled model on real media
+
 
 @pytest.fixture(scope="module")
 def predictor():

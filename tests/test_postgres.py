@@ -22,6 +22,8 @@ from seethrough.web.settings import WebSettings
 from seethrough.dburl import normalize_database_url
 from seethrough.web.store import AnalysisRow, Store, utcnow
 
+pytestmark = pytest.mark.slow  # starts a PostgreSQL server
+
 SHA_A, SHA_B = "a" * 64, "b" * 64
 
 
@@ -376,25 +378,11 @@ def test_doctor_checks_postgres(pg_url, postgres_server):
 
 @pytest.fixture
 def tiny_tune_config(tmp_path):
-    from seethrough.testing import make_crop_dataset
+    from seethrough.testing import make_crop_dataset, write_tiny_config
 
     root = make_crop_dataset(tmp_path / "data", n=8, size=64, groups=4, videos=0)
-    (root / "tiny.yaml").write_text(f"""
-name: tiny-pg
-output_dir: {root / 'run'}
-workers: 0
-threads: 1
-methods: [Deepfakes, FaceSwap, Face2Face]
-data:
-  image_size: 64
-  val_frac: 0.25
-  cache_dir: {root / 'cache'}
-  sources:
-    - {{kind: crops, csv: crops.csv}}
-model: {{backbone: tiny_cnn, pretrained: false, hidden: 8}}
-frames: {{epochs: 1, batch_size: 8, eval_every: 1, checkpoint_every: 10, warmup_steps: 1, lr: 0.003, max_val: 8}}
-temporal: {{enabled: false}}
-""")
+    write_tiny_config(root, name="tiny-pg", image_size=64, hidden=8, threads=1,
+                      frames={"eval_every": 1, "max_val": 8}, temporal=False)
     (root / "space.yaml").write_text("frames.lr: {type: float, low: 0.001, high: 0.01, log: true}\n"
                                      "model.hidden: {type: categorical, choices: [8, 16]}\n")
     return root

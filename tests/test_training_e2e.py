@@ -10,32 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from seethrough.cli import app
-from seethrough.testing import make_crop_dataset
+from seethrough.testing import make_crop_dataset, write_tiny_config
+
+pytestmark = pytest.mark.slow  # trains tiny models end to end (CLI, DDP)
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = make_crop_dataset(tmp_path_factory.mktemp("tinydata"))
-    cfg = root / "tiny.yaml"
-    cfg.write_text(f"""
-name: tiny
-output_dir: {root / 'run'}
-workers: 0
-methods: [Deepfakes, FaceSwap, Face2Face]
-data:
-  image_size: 96
-  val_frac: 0.25
-  cache_dir: {root / 'cache'}
-  sources:
-    - {{kind: crops, csv: crops.csv}}
-model: {{backbone: tiny_cnn, pretrained: false, hidden: 16}}
-frames: {{epochs: 2, batch_size: 8, eval_every: 3, checkpoint_every: 2, warmup_steps: 1, lr: 0.003}}
-temporal:
-  epochs: 2
-  frames: 6
-  sources:
-    - {{kind: videos, csv: videos.csv, frames: 6}}
-""")
+    write_tiny_config(root, frames={"epochs": 2, "eval_every": 3, "checkpoint_every": 2})
     return root
 
 
@@ -104,9 +87,12 @@ def test_distributed_training_on_cpu_with_two_processes(dataset, tmp_path):
     import subprocess
     import sys
 
-    cfg = (dataset / "tiny.yaml").read_text().replace(str(dataset / "run"), str(tmp_path / "ddp"))
-    cfg = cfg.replace("epochs: 2, batch_size: 8", "epochs: 2, batch_size: 4")
-    (dataset / "ddp.yaml").write_text(cfg)
+    import yaml
+
+    cfg = yaml.safe_load((dataset / "tiny.yaml").read_text())
+    cfg["output_dir"] = str(tmp_path / "ddp")
+    cfg["frames"]["batch_size"] = 4
+    (dataset / "ddp.yaml").write_text(yaml.safe_dump(cfg))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            "-m", "seethrough", "train", "-c", str(dataset / "ddp.yaml")]
     env = {**__import__("os").environ, "OMP_NUM_THREADS": "1"}

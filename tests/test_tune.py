@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from seethrough.cli import app
 from seethrough.errors import ConfigError
-from seethrough.testing import make_crop_dataset
+from seethrough.testing import make_crop_dataset, write_tiny_config
 from seethrough.training.config import load_config
 from seethrough.tune import (
     AUGMENT_STRENGTH,
@@ -26,6 +26,8 @@ from seethrough.tune import (
     parse_space,
     tune,
 )
+
+pytestmark = pytest.mark.slow  # runs Optuna trials of tiny trainings
 
 SPACE = {
     "frames.lr": {"type": "float", "low": 1e-3, "high": 1e-2, "log": True},
@@ -41,26 +43,7 @@ SPACE = {
 def dataset(tmp_path_factory):
     """16 real + 16 recoloured crops in 8 groups, 2 short real videos, a tiny_cnn config and a search space."""
     root = make_crop_dataset(tmp_path_factory.mktemp("tunedata"), size=64, video_frames=8)
-    (root / "tiny.yaml").write_text(f"""
-name: tiny
-output_dir: {root / 'run'}
-workers: 0
-threads: 1
-methods: [Deepfakes, FaceSwap, Face2Face]
-data:
-  image_size: 64
-  val_frac: 0.25
-  cache_dir: {root / 'cache'}
-  sources:
-    - {{kind: crops, csv: crops.csv}}
-model: {{backbone: tiny_cnn, pretrained: false, hidden: 16}}
-frames: {{epochs: 1, batch_size: 8, eval_every: 2, checkpoint_every: 10, warmup_steps: 1, lr: 0.003, max_val: 16}}
-temporal:
-  epochs: 2
-  frames: 6
-  sources:
-    - {{kind: videos, csv: videos.csv, frames: 6}}
-""")
+    write_tiny_config(root, image_size=64, threads=1, frames={"max_val": 16})
     (root / "space.yaml").write_text(yaml.safe_dump(SPACE))
     return root
 

@@ -54,3 +54,30 @@ def make_crop_dataset(root: str | Path, *, n: int = 16, size: int = 96, groups: 
         lines.append(f"videos/v{i}.mp4,real,{chr(ord('a') + i)},original")
     (root / "videos.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def write_tiny_config(root: str | Path, *, name: str = "tiny", image_size: int = 96, hidden: int = 16,
+                      threads: int | None = None, frames: dict | None = None, temporal: bool = True) -> Path:
+    """Write ``root/tiny.yaml``: a tiny_cnn training config over :func:`make_crop_dataset`'s files
+    (output in ``root/run``, cache in ``root/cache``); ``frames`` overrides frame-stage options,
+    ``temporal=False`` turns the temporal stage off. Returns the file."""
+    import yaml
+
+    root = Path(root)
+    cfg: dict = {
+        "name": name,
+        "output_dir": str(root / "run"),
+        "workers": 0,
+        **({"threads": threads} if threads is not None else {}),
+        "methods": ["Deepfakes", "FaceSwap", "Face2Face"],
+        "data": {"image_size": image_size, "val_frac": 0.25, "cache_dir": str(root / "cache"),
+                 "sources": [{"kind": "crops", "csv": "crops.csv"}]},
+        "model": {"backbone": "tiny_cnn", "pretrained": False, "hidden": hidden},
+        "frames": {"epochs": 1, "batch_size": 8, "eval_every": 2, "checkpoint_every": 10, "warmup_steps": 1,
+                   "lr": 0.003, **(frames or {})},
+        "temporal": ({"epochs": 2, "frames": 6, "sources": [{"kind": "videos", "csv": "videos.csv", "frames": 6}]}
+                     if temporal else {"enabled": False}),
+    }
+    path = root / "tiny.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+    return path

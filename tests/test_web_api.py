@@ -160,6 +160,20 @@ def test_image_submitted_and_analysed(client, face_image):
     assert doc["media"]["kind"] == "image" and len(doc["frames"]) == 1
 
 
+@pytest.mark.parametrize("ext", ["heic", "avif"])
+def test_iphone_photos_are_accepted_and_analysed(client, tmp_path, ext):
+    """#13: HEIC/HEIF and AVIF photos pass the upload check and are analysed like any photo."""
+    from test_media_inputs import write_sideways_photo
+
+    path = write_sideways_photo(tmp_path / f"IMG_0001.{ext}")
+    r = _post(client, path, path.name)
+    assert r.status_code == 202, r.text
+    row = wait_done(client, r.json()["id"])
+    assert row["status"] == "done" and row["kind"] == "image" and row["analysis_status"] == "ok", row["error"]
+    doc = client.get(f"/api/analyses/{row['id']}/result").json()
+    assert (doc["media"]["width"], doc["media"]["height"]) == (480, 640)
+
+
 def test_no_face_image_is_done_with_a_plain_reason(client, tmp_path):
     from seethrough.testing import make_no_face_image
 

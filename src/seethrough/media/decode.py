@@ -27,6 +27,7 @@ from .probe import (
     decoded_frames,
     frame_orientation,
     open_video,
+    pillow_image,
     sniff_format,
     video_stream,
 )
@@ -43,9 +44,10 @@ Strategy = Literal["auto", "seek", "sequential"]
 
 def load_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
     """Read a still image as RGB uint8 HxWx3, EXIF orientation applied."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     path, _, _ = check_file(path)
+    Image = pillow_image()
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)

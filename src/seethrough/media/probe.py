@@ -38,12 +38,18 @@ from .types import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, MediaInfo
 log = get_logger(__name__)
 
 #: Formats :func:`sniff_format` can name that are still images (read with Pillow).
-IMAGE_FORMATS = frozenset({"jpeg", "png", "webp", "bmp", "gif", "tiff"})
+IMAGE_FORMATS = frozenset({"jpeg", "png", "webp", "bmp", "gif", "tiff", "heif", "avif"})
 #: Formats :func:`sniff_format` can name that are video containers (read with PyAV).
 VIDEO_FORMATS = frozenset({"mp4", "mov", "matroska", "webm", "avi", "mpeg", "mpegts", "flv", "ogg", "asf"})
 
 _HEAD_BYTES = 512
-_PIL_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "TIFF": "tiff"}
+_PIL_FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "TIFF": "tiff",
+                "HEIF": "heif", "AVIF": "avif"}
+#: ISO-BMFF brands (``ftyp``) of still images and image sequences: HEIF/HEIC (iPhone photos) and AVIF.
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"mif2",
+                          b"msf1"})
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_heif_opener: bool | None = None  # registered with Pillow (True), not installed (False), not tried yet (None)
 _BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
 
 
@@ -73,6 +79,11 @@ def sniff_format(head: bytes) -> str | None:
     if head[:4] in (b"II*\x00", b"MM\x00*"):
         return "tiff"
     if head[4:8] == b"ftyp":
+        brands = _ftyp_brands(head)
+        if brands & _AVIF_BRANDS:
+            return "avif"
+        if brands & _HEIF_BRANDS:
+            return "heif"
         return "mov" if head[8:12] == b"qt  " else "mp4"
     if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
         return "mov"  # old QuickTime files start without an ftyp box
@@ -89,6 +100,30 @@ def sniff_format(head: bytes) -> str | None:
     if head[:4] == b"\x30\x26\xb2\x75":
         return "asf"
     return None
+
+
+def _ftyp_brands(head: bytes) -> set[bytes]:
+    """Major and compatible brands of an ISO-BMFF ``ftyp`` box at the start of ``head``."""
+    size = min(int.from_bytes(head[:4], "big"), len(head))
+    return {head[8:12], *(head[i:i + 4] for i in range(16, size - 3, 4))}
+
+
+def pillow_image():
+    """``PIL.Image``, able to open HEIC/HEIF photos too (pillow-heif, registered once per process).
+    AVIF is built into Pillow."""
+    global _heif_opener
+    from PIL import Image
+
+    if _heif_opener is None:
+        try:
+            import pillow_heif
+
+            pillow_heif.register_heif_opener()
+            _heif_opener = True
+        except ImportError:
+            log.warning("pillow-heif is not installed: HEIC/HEIF photos cannot be read")
+            _heif_opener = False
+    return Image
 
 
 def looks_like_text(head: bytes) -> bool:
@@ -449,11 +484,16 @@ def probe(path: str | Path, *, max_bytes: int | None = None, count_frames: bool 
 
 
 def _probe_image(path: Path, fmt: str, size: int) -> MediaInfo:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
+    Image = pillow_image()
+    if fmt == "heif" and not _heif_opener:
+        raise UnsupportedMediaError(f"{path.name} is a HEIC/HEIF photo, which needs pillow-heif to be read: "
+                                    "pip install pillow-heif.")
     try:
         with Image.open(path) as im:
             pil_format = im.format or ""
+            # (pillow-heif decodes a HEIF photo upright, by its own irot/imir boxes, and then says 1 here)
             exif_orientation = int(im.getexif().get(0x0112, 1) or 1)
             im.load()
             width, height = im.size

@@ -13,7 +13,7 @@ Environment variables (all optional):
 ``SEETHROUGH_NARRATOR``        narrator engine passed to analyze() (default ``template``)
 ``SEETHROUGH_SUBMIT_PER_MIN``  files one client address may upload a minute (default 60, bursts of 60; 0 = no limit)
 ``SEETHROUGH_MAX_QUEUED``      analyses allowed to wait for a worker before uploads get 503 (default 500; 0 = no limit)
-``SEETHROUGH_MIN_FREE_MB``     free disk the data folder must keep after an upload, in MB (default 256; 0 = no check)
+``SEETHROUGH_MIN_FREE_MB``     free disk the data folder must keep after an upload and the results of unfinished jobs, in MB (default 256; 0 = no check)
 ``SEETHROUGH_LEASE_S``         seconds without a heartbeat after which a running job counts as interrupted (default 60)
 ``SEETHROUGH_C2PA_TRUST``      PEM file of root certificates whose Content Credentials signers are trusted (default: none)
 """

@@ -79,7 +79,7 @@ def test_counts_frames_of_real_videos(tmp_path: Path) -> None:
 def test_errors_are_reported_not_raised(tmp_path: Path) -> None:
     touch(tmp_path / "odd", "clips/a.mp4")
     result = runner.invoke(app, ["prep", "meta", str(tmp_path / "odd"), "--out", str(tmp_path / "m.csv")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # the command cannot run (see seethrough.cli.errors)
     assert "Cannot tell the layout" in result.output
     assert not (tmp_path / "m.csv").exists()
 
@@ -88,4 +88,4 @@ def test_errors_are_reported_not_raised(tmp_path: Path) -> None:
     assert "nope" in result.output
 
     result = runner.invoke(app, ["prep", "meta", str(tmp_path / "missing"), "--out", str(tmp_path / "m.csv")])
-    assert result.exit_code == 1 and "not a folder" in result.output
+    assert result.exit_code == 2 and "not a folder" in result.output

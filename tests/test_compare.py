@@ -120,4 +120,4 @@ def test_cli(inputs, tiny_checkpoint, tmp_path):
 
     res = runner.invoke(app, ["compare", str(inputs["image"]), str(inputs["video"]), "--out", str(tmp_path / "x.svg"),
                               "--model", str(tiny_checkpoint)])
-    assert res.exit_code == 1 and ".png or .pdf" in res.output
+    assert res.exit_code == 2 and ".png or .pdf" in res.output

@@ -131,4 +131,4 @@ def test_cli_validate(dataset, tmp_path):
     strict = runner.invoke(app, ["prep", "validate", str(dataset), "--min-frames", str(MIN), "--strict", "-j", "1"])
     assert strict.exit_code == 1
     missing = runner.invoke(app, ["prep", "validate", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 2

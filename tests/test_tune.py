@@ -192,12 +192,12 @@ def test_cli_errors(dataset, tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["tune", "-c", str(dataset / "tiny.yaml"), "--study-dir", str(tmp_path / "s"),
                               "--storage", "nosuchdialect://x", "--space", str(dataset / "space.yaml")])
-    assert res.exit_code == 1 and "Cannot open the study storage" in res.output
+    assert res.exit_code == 2 and "Cannot open the study storage" in res.output
     bad = tmp_path / "space.yaml"
     bad.write_text("model.width: {type: int, low: 1, high: 4}\n")
     res = runner.invoke(app, ["tune", "-c", str(dataset / "tiny.yaml"), "--study-dir", str(tmp_path / "s"),
                               "--space", str(bad)])
-    assert res.exit_code == 1 and "model.width" in res.output
+    assert res.exit_code == 2 and "model.width" in res.output
 
 
 def test_frame_score_objective_without_temporal_stage(dataset, tmp_path):

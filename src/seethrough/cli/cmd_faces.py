@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from .app import prep_app
+from .errors import fails_with
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _margin(value: str) -> float:
@@ -44,7 +44,6 @@ def prep_faces_cmd(
 
     Resumable: complete .npz files made with the same settings are skipped.
     """
-    from ..errors import SeethroughError
     from ..faces.prep import PrepSettings, prep_faces
 
     if mode not in ("even", "first"):
@@ -60,11 +59,8 @@ def prep_faces_cmd(
         rotate=rotate,
         compress=compress,
     )
-    try:
+    with fails_with():
         report = prep_faces(meta_csv, out, root=root, settings=settings, workers=workers or None, force=force)
-    except SeethroughError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
 
     table = Table(title=f"Face crops: {len(report.rows)} rows in {report.seconds:.1f} s", show_lines=False)
     table.add_column("status")

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .app import app
+from .errors import EXIT_INPUTS_FAILED, fails_with
 from .cmd_provenance import TRUST_HELP, trust_option_value
 
 console = Console(stderr=True)
@@ -155,7 +156,6 @@ def analyze_cmd(
 ) -> None:
     """Is this face real or manipulated? Verdict, probability, method, evidence, provenance, narrator, reports."""
     from ..analysis import analyze
-    from ..errors import SeethroughError
     from ..inference import get_predictor
 
     if fmt not in ("text", "json", "jsonl"):
@@ -166,11 +166,8 @@ def analyze_cmd(
                     narrator=None if narrator == "none" else narrator, narrator_model=narrator_model,
                     provenance=provenance, c2pa_trust=trust_option_value(c2pa_trust) if provenance else None)
     targets = _report_paths(report, files)
-    try:
+    with fails_with():
         predictor = get_predictor(model)
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     results = []
     for f, paths in zip(files, targets):
         a = analyze(f, predictor=predictor, options=opts)
@@ -185,7 +182,7 @@ def analyze_cmd(
         payload = results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results]
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     if any(r.status == "error" for r in results):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INPUTS_FAILED)
 
 
 def _print_pipeline(media: dict | None, faces: dict, n_frames: int, timings: dict) -> None:
@@ -245,15 +242,11 @@ def train_cmd(
 
     Several GPUs or machines: torchrun --standalone --nproc_per_node=N -m seethrough train -c CONFIG
     """
-    from ..errors import SeethroughError
     from ..training.config import load_config
     from ..training.run import train
 
-    try:
+    with fails_with():
         path = train(load_config(config), resume=not fresh)
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
     if path is not None:  # under torchrun, only rank 0 exports
         console.print(f"checkpoint: {path}")
 
@@ -274,18 +267,14 @@ def evaluate_cmd(
     threshold: float = typer.Option(0.5, help="Fake-probability threshold for accuracy/F1/confusion."),
 ) -> None:
     """Accuracy, macro F1/P/R, ROC-AUC (video and frame), EER, confusion, per-method scores, failures.json."""
-    from ..errors import SeethroughError
     from ..datasets.heldout import load_split
     from ..inference import get_predictor
     from ..training.evaluate import evaluate, items_from_csv
 
-    try:
+    with fails_with(also=(OSError, KeyError, ValueError,)):
         predictor = get_predictor(model)
         heldout = load_split(split_file) if part or split_file else None
         items = items_from_csv(meta, root, split, heldout=heldout, part=part)
-    except (SeethroughError, OSError, KeyError, ValueError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
     m = evaluate(items, out, predictor=predictor, options=_options(frames, "even", 40, explain=False, narrator=None), threshold=threshold)
     console.print((out / "classification_report.txt").read_text())
     t = Table(title="per method")
@@ -310,14 +299,10 @@ def calibrate_cmd(
     familiarity: bool = typer.Option(True, help="Fit the familiarity gate (unfamiliar faces get no verdict)."),
 ) -> None:
     """Fit temperature, verdict thresholds and the familiarity gate on sources the model never saw."""
-    from ..errors import SeethroughError
     from ..training.calibrate import run_calibration
 
-    try:
+    with fails_with(also=(OSError,)):
         path, report = run_calibration(checkpoint, out, config, split_file, frames=frames, familiarity=familiarity)
-    except (SeethroughError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
     console.print(json.dumps(report, indent=1))
     console.print(f"calibrated checkpoint: {path}")
 
@@ -330,14 +315,10 @@ def fit_head_cmd(
                                                                  "<output_dir>/model.pt)."),
 ) -> None:
     """New linear heads on a frozen backbone, fitted on every training source; then run calibrate."""
-    from ..errors import SeethroughError
     from ..training.head import run_fit_head
 
-    try:
+    with fails_with(also=(OSError,)):
         path, report = run_fit_head(config, out)
-    except (SeethroughError, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
     console.print(json.dumps(report, indent=1))
     console.print(f"checkpoint: {path}  (next: seethrough calibrate {path} --out CALIBRATED -c {config})")
 
@@ -358,14 +339,10 @@ def finetune_cmd(
                                               "configs/benchmark_split.json when present)."),
 ) -> None:
     """Continue a checkpoint on the files it misclassified."""
-    from ..errors import SeethroughError
     from ..training.finetune import finetune
 
-    try:
+    with fails_with():
         excluded = set(json.loads(exclude_groups.read_text())) if exclude_groups else None
         path = finetune(checkpoint, failures, out, epochs=epochs, lr=lr, replay=replay, replay_n=replay_n,
                         exclude_groups=excluded, split_file=split_file)
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
     console.print(f"checkpoint: {path}")

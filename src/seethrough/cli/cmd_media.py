@@ -12,13 +12,9 @@ from rich.table import Table
 
 from ..errors import SeethroughError
 from .app import app, prep_app
+from .errors import EXIT_INPUTS_FAILED, fails_with, print_error
 
 _MAX_LISTED = 20
-
-
-def _fail(exc: BaseException) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=1)
 
 
 @app.command("probe")
@@ -33,12 +29,13 @@ def probe_cmd(
 
     try:
         info = probe(file, count_frames=count, verify=verify)
-    except (SeethroughError, OSError) as exc:
+    except (SeethroughError, OSError) as exc:  # the one input is unusable: status 1, like a bad file elsewhere
         if as_json:
             code = getattr(exc, "code", "unreadable")
             typer.echo(json.dumps({"path": str(file), "error": code, "message": str(exc)}, indent=2))
-            raise typer.Exit(code=1) from None
-        raise _fail(exc) from None
+        else:
+            print_error(exc)
+        raise typer.Exit(EXIT_INPUTS_FAILED) from None
     if as_json:
         typer.echo(json.dumps(info.to_dict(), indent=2, default=str))
         return
@@ -77,7 +74,7 @@ def validate_cmd(
     """Decode every video and image under ROOT and report the unusable ones (CSV + summary)."""
     from ..media.validate import validate_dir
 
-    try:
+    with fails_with(also=(OSError,)):
         report = validate_dir(
             root,
             min_frames=min_frames,
@@ -86,8 +83,6 @@ def validate_cmd(
             workers=workers,
             max_bytes=int(max_mb * 1_000_000) if max_mb is not None else None,
         )
-    except (SeethroughError, OSError) as exc:
-        raise _fail(exc) from None
     console = Console()
     summary = Table(title=f"Validation of {root}")
     summary.add_column("reason")
@@ -113,7 +108,7 @@ def validate_cmd(
     if report.moved:
         console.print(f"moved {len(report.moved)} bad files to {move_bad}", highlight=False, soft_wrap=True)
     if strict and bad:
-        raise typer.Exit(code=1)
+        raise typer.Exit(EXIT_INPUTS_FAILED)
 
 
 @prep_app.command("cut")
@@ -129,12 +124,10 @@ def cut_cmd(
     """Cut every video to its first N frames as MJPEG .avi; reruns skip finished outputs."""
     from ..media.cut import cut_dir
 
-    try:
+    with fails_with(also=(OSError, ValueError)):
         report = cut_dir(
             src_dir, out, frames, quality, workers=workers, allow_short=allow_short, overwrite=overwrite
         )
-    except (SeethroughError, OSError, ValueError) as exc:
-        raise _fail(exc) from None
     console = Console()
     summary = Table(title=f"Cut {src_dir} -> {out} ({frames} frames)")
     summary.add_column("status")
@@ -155,4 +148,4 @@ def cut_cmd(
             listing.add_row(escape(r.src), r.status, escape(r.message))
         console.print(listing)
     if any(r.status == "failed" for r in report.results):
-        raise typer.Exit(code=1)
+        raise typer.Exit(EXIT_INPUTS_FAILED)

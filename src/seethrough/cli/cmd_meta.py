@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..datasets import AUTO, MetaSummary, build_metadata, layout_names, summarize_metadata, write_metadata_csv
-from ..errors import SeethroughError
 from .app import app, prep_app  # noqa: F401
+from .errors import fails_with
 
 LayoutChoice = Enum("LayoutChoice", {name: name for name in [*layout_names(), AUTO]}, type=str)  # type: ignore[misc]
 
@@ -56,7 +56,7 @@ def meta(
 ) -> None:
     """Build one metadata CSV (path, label, method, dataset, split, frames, group, ...)."""
     console = Console()
-    try:
+    with fails_with():
         rows = build_metadata(
             root,
             layout=layout.value,
@@ -66,9 +66,6 @@ def meta(
             workers=workers,
         )
         write_metadata_csv(rows, out)
-    except SeethroughError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
     summary = summarize_metadata(rows)
     console.print(summary_table(summary, title=str(root)))
     console.print(summary_line(summary), highlight=False, soft_wrap=True)

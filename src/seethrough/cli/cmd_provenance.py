@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from .app import app
+from .errors import EXIT_INPUTS_FAILED, print_error
 
-console = Console(stderr=True)
 
 _STYLE = {"declaration": "bold magenta", "warning": "bold red", "hint": "yellow", "info": "dim"}
 
@@ -80,7 +80,7 @@ def provenance_cmd(
                 sys.stdout.write(json.dumps({"file": {"name": f.name, "path": str(f)}, "error": "unreadable",
                                              "message": f"{f} {why}."}) + "\n")
             else:
-                console.print(f"[red]error:[/red] {escape(str(f))} {why}.", highlight=False, soft_wrap=True)
+                print_error(f"{f} {why}.")
             continue
         block = read_provenance(f, trust=trust).to_dict()
         if as_json:
@@ -92,4 +92,4 @@ def provenance_cmd(
     if not as_json and any(f.is_file() for f in files):
         out.print(f"[dim]{UNSIGNED_NOTE}[/dim]", soft_wrap=True)
     if failed:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_INPUTS_FAILED)

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .app import app
+from .errors import EXIT_INPUTS_FAILED, fails_with
 
 console = Console(stderr=True)
 
@@ -110,7 +111,6 @@ def tune_cmd(
     Each trial trains a copy of the config (its own folder trial_<n>) with sampled learning
     rates, frames per clip, LSTM size, augmentation strength and backbone.
     """
-    from ..errors import SeethroughError
     from ..training.config import load_config
     from ..tune import load_space, tune
 
@@ -119,13 +119,11 @@ def tune_cmd(
     if pruner not in ("median", "none"):
         raise typer.BadParameter("--pruner must be median or none")
     try:
-        cfg = load_config(config)
-        folder = study_dir or Path("runs") / f"tune-{cfg.name}"
-        res = tune(cfg, trials, folder, storage=storage, study_name=study_name, space=load_space(space),
-                   pruner=pruner, objective=objective, timeout=timeout)
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
+        with fails_with():
+            cfg = load_config(config)
+            folder = study_dir or Path("runs") / f"tune-{cfg.name}"
+            res = tune(cfg, trials, folder, storage=storage, study_name=study_name, space=load_space(space),
+                       pruner=pruner, objective=objective, timeout=timeout)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: the running trial is marked failed; "
                       "run the same command again to continue the study.")
@@ -159,17 +157,14 @@ def compare_cmd(
 ) -> None:
     """Side-by-side figure of two faces: crops, Grad-CAM overlays, top regions, verdicts (PNG/PDF)."""
     from ..compare import check_outputs, compare
-    from ..errors import SeethroughError
     from ..inference import get_predictor
 
-    try:
+    with fails_with():
         check_outputs(out)
         predictor = get_predictor(model)
+    with fails_with(EXIT_INPUTS_FAILED):  # one of the two inputs cannot be used
         res = compare(real, fake, out, predictor=predictor, frame_real=frame_real, frame_fake=frame_fake,
                       frames=frames, min_face=min_face)
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
     for p in (res.real, res.fake):
         console.print(f"{p.role}: {escape(p.name)} → {p.verdict} (p(fake) {p.fake_probability:.3f}), "
                       f"frame #{p.index}", highlight=False)

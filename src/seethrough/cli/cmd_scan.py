@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .app import app
+from .errors import EXIT_INPUTS_FAILED, fails_with
 from .cmd_provenance import TRUST_HELP, trust_option_value
 
 console = Console(stderr=True)
@@ -107,17 +108,13 @@ def scan_cmd(
     Examples: `seethrough scan videos/ --out results.db -j 2 --csv results.csv`;
     `seethrough scan --out results.db --export-only --jsonl results.jsonl`.
     """
-    from ..errors import SeethroughError
     from ..scan import ScanConfig, run_scan
 
     if export_only:
         if not (csv_path or jsonl_path):
             raise typer.BadParameter("--export-only needs --csv and/or --jsonl")
-        try:
+        with fails_with(also=(OSError,)):
             _exports(out, csv_path, jsonl_path)
-        except (SeethroughError, OSError) as exc:
-            console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
         return
     if not inputs:
         raise typer.BadParameter("give at least one folder, file or list to scan (or --export-only)")
@@ -132,10 +129,8 @@ def scan_cmd(
                      c2pa_trust=trust_option_value(c2pa_trust))
     old = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
-        summary = run_scan(inputs, cfg)
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        with fails_with():
+            summary = run_scan(inputs, cfg)
     finally:
         signal.signal(signal.SIGTERM, old)
     Console().print(_summary_table(summary))
@@ -145,9 +140,8 @@ def scan_cmd(
     if summary.interrupted:
         console.print("Interrupted: run the same command again to finish (nothing done is lost or repeated).")
         raise typer.Exit(130)
-    try:
+    with fails_with(also=(OSError,)):
         if csv_path or jsonl_path:
             _exports(out, csv_path, jsonl_path)
-    except (SeethroughError, OSError) as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+    if summary.errors:  # like analyze: some files could not be analysed (no face is an outcome, not an error)
+        raise typer.Exit(EXIT_INPUTS_FAILED)

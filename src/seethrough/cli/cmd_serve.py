@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from .app import app
+from .errors import EXIT_CANNOT_RUN, fails_with, print_error
 from .cmd_provenance import TRUST_HELP
 
 console = Console(stderr=True)
@@ -28,27 +29,21 @@ def serve_cmd(
     c2pa_trust: Optional[Path] = typer.Option(None, "--c2pa-trust", help=TRUST_HELP),
 ) -> None:
     """Web app + REST API: upload videos or images, follow progress, read results, download reports."""
-    from ..errors import SeethroughError
     from ..web.server import serve
     from ..web.settings import WebSettings
 
-    try:
+    with fails_with():
         settings = WebSettings.from_env(
             host=host, port=port, workers=workers, data_dir=data, model=model, token=token,
             max_upload_bytes=int(max_upload_mb * 1_000_000) if max_upload_mb else None,
             job_timeout_s=job_timeout, memory_limit_mb=memory_limit_mb, c2pa_trust=c2pa_trust,
         )
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     console.print(f"seethrough web app on [bold]http://{shown}:{settings.port}/[/bold]  "
                   f"(API reference: /docs; data in {settings.data_dir})")
     try:
-        serve(settings)
-    except SeethroughError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        with fails_with():
+            serve(settings)
     except OSError as exc:
-        console.print(f"[red]error:[/red] cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
-        raise typer.Exit(2) from None
+        print_error(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_CANNOT_RUN) from None

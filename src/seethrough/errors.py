@@ -1,7 +1,9 @@
 """A small exception hierarchy whose messages a user can act on.
 
 Every error raised on purpose by seethrough derives from :class:`SeethroughError`;
-``code`` is a short stable identifier used in JSON output, CSV reports and the API.
+``code`` is a short stable identifier used in JSON output, CSV reports and the API, and
+``http_status`` what the REST API answers when an upload raises it. :func:`error_class`
+finds the class behind a code (a code is what crosses process boundaries and databases).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ class SeethroughError(Exception):
     """Base class; ``str(err)`` is a complete sentence meant for the user."""
 
     code = "error"
+    http_status = 422
 
 
 class MediaError(SeethroughError):
@@ -23,6 +26,7 @@ class UnsupportedMediaError(MediaError):
     """Not a format we read (wrong extension and no decodable stream)."""
 
     code = "unsupported"
+    http_status = 415
 
 
 class CorruptMediaError(MediaError):
@@ -31,22 +35,31 @@ class CorruptMediaError(MediaError):
     code = "corrupt"
 
 
+class TruncatedMediaError(CorruptMediaError):
+    """The file ends before its container says it should (an incomplete copy or download)."""
+
+    code = "truncated"
+
+
 class EmptyMediaError(MediaError):
     """Zero-length file."""
 
     code = "empty"
+    http_status = 400
 
 
 class NoVideoStreamError(MediaError):
     """A container without a video stream (e.g. audio only)."""
 
     code = "no_video"
+    http_status = 415
 
 
 class MediaTooLargeError(MediaError):
     """The file exceeds the configured size limit."""
 
     code = "too_large"
+    http_status = 413
 
 
 class NoFaceError(SeethroughError):
@@ -77,3 +90,16 @@ class ConfigError(SeethroughError):
     """A configuration file is invalid."""
 
     code = "config_error"
+
+
+def _subclasses(cls: type[SeethroughError]) -> list[type[SeethroughError]]:
+    return [cls] + [d for sub in cls.__subclasses__() for d in _subclasses(sub)]
+
+
+def error_class(code: str | None) -> type[SeethroughError] | None:
+    """The error class whose ``code`` this is (``None`` for codes no class has, such as
+    ``out_of_memory`` or ``probe_killed``, which are outcomes of a process, not errors raised)."""
+    for cls in _subclasses(SeethroughError):
+        if cls.code == code and "code" in cls.__dict__:
+            return cls
+    return None

@@ -17,11 +17,10 @@ from typing import Container, Iterator, Literal
 
 import numpy as np
 
-from ..errors import CorruptMediaError
+from ..errors import CorruptMediaError, TruncatedMediaError
 from ..log import get_logger
 from .probe import (
     IMAGE_FORMATS,
-    TruncatedMediaError,
     Orientation,
     check_file,
     decoded_frames,

@@ -30,6 +30,7 @@ from ..errors import (
     MediaError,
     MediaTooLargeError,
     NoVideoStreamError,
+    TruncatedMediaError,
     UnsupportedMediaError,
 )
 from ..log import get_logger
@@ -51,12 +52,6 @@ _HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", 
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _heif_opener: bool | None = None  # registered with Pillow (True), not installed (False), not tried yet (None)
 _BMP_DIB_SIZES = {12, 16, 40, 52, 56, 64, 108, 124}
-
-
-class TruncatedMediaError(CorruptMediaError):
-    """The file ends before its container says it should (an incomplete copy or download)."""
-
-    code = "truncated"
 
 
 # --------------------------------------------------------------------------- sniffing

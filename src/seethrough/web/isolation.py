@@ -208,8 +208,7 @@ class ProbeResult:
 
     ok: bool
     info: dict | None = None
-    error_class: str | None = None  # name of the seethrough.errors class raised
-    error_code: str | None = None
+    error_code: str | None = None  # a seethrough.errors code, or an outcome of the process (probe_killed...)
     message: str | None = None
 
 
@@ -231,13 +230,13 @@ def _probe_main(conn, memory_limit_mb: int) -> None:
             info.pop("path", None)
             conn.send(ProbeResult(True, info=info))
         except SeethroughError as exc:
-            conn.send(ProbeResult(False, error_class=type(exc).__name__, error_code=exc.code, message=str(exc)))
+            conn.send(ProbeResult(False, error_code=exc.code, message=str(exc)))
         except MemoryError:
-            conn.send(ProbeResult(False, error_class="MemoryError", error_code="out_of_memory",
+            conn.send(ProbeResult(False, error_code="out_of_memory",
                                   message=f"{Path(path).name} needs more memory to open than this server allows."))
         except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's problem
             log.warning("probe of %s failed: %s: %s", Path(path).name, type(exc).__name__, exc)
-            conn.send(ProbeResult(False, error_class="CorruptMediaError", error_code="corrupt",
+            conn.send(ProbeResult(False, error_code="corrupt",
                                   message=f"{Path(path).name} cannot be opened as a video or image."))
 
 
@@ -320,7 +319,7 @@ class ProbePool:
                     result = child.recv(self.timeout_s)
                 except ChildTimeout:
                     child.kill()
-                    return ProbeResult(False, error_class="Timeout", error_code="probe_timeout",
+                    return ProbeResult(False, error_code="probe_timeout",
                                        message=f"{name} could not be read within {self.timeout_s:g} s; it is probably "
                                                "damaged.")
                 except ChildDied as exc:
@@ -330,14 +329,14 @@ class ProbePool:
                         log.warning("probe process was killed from outside while checking %s (try %d)", name, attempt)
                         if attempt == 1:
                             continue
-                        return ProbeResult(False, error_class="Killed", error_code="probe_killed",
+                        return ProbeResult(False, error_code="probe_killed",
                                            message=f"The check of {name} was interrupted twice (its process was stopped "
                                                    "from outside the server); please send the file again.")
                     if code == "out_of_memory":
                         msg = f"{name} needs more memory to open than this server allows."
                     else:
                         msg = f"{name} crashed the media decoder; the file is probably damaged or malicious."
-                    return ProbeResult(False, error_class="ChildDied", error_code=code, message=msg)
+                    return ProbeResult(False, error_code=code, message=msg)
                 self._give(child)
                 return result
         raise AssertionError("unreachable")

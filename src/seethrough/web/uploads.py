@@ -24,6 +24,7 @@ from pathlib import Path
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from ..errors import error_class
 from ..log import get_logger
 from .isolation import ProbePool, ProbeResult
 
@@ -33,15 +34,10 @@ MAX_NAME_BYTES = 200
 MAX_FIELD_BYTES = 1024
 _FORBIDDEN = set('<>:"|?*\\/')
 
-# HTTP status per probe error class: what the client did wrong, in HTTP terms.
-PROBE_STATUS = {
-    "EmptyMediaError": 400,
-    "MediaTooLargeError": 413,
-    "UnsupportedMediaError": 415,
-    "NoVideoStreamError": 415,
-    "TruncatedMediaError": 422,
-    "CorruptMediaError": 422,
-    "Killed": 503,  # the check's process was killed from outside: not the file's fault, send again
+# Outcomes of the probe process that no error class stands for (those carry their own
+# ``http_status``, seethrough.errors); anything else that went wrong opening the file is 422.
+_PROCESS_STATUS = {
+    "probe_killed": 503,  # the check's process was killed from outside: not the file's fault, send again
 }
 
 
@@ -254,4 +250,6 @@ def probe_upload(pool: ProbePool, data_dir: Path, stored: str, name: str, max_by
 
 
 def probe_status(result: ProbeResult) -> int:
-    return PROBE_STATUS.get(result.error_class or "", 422)
+    """The HTTP status of a failed upload check: the error class's, else the process outcome's."""
+    cls = error_class(result.error_code)
+    return cls.http_status if cls is not None else _PROCESS_STATUS.get(result.error_code or "", 422)

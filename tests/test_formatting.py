@@ -31,7 +31,7 @@ def test_probability_text(p, thresholds, text):
 def test_the_same_analysis_reads_the_same_everywhere(tiny_predictor, face_image, capsys):
     from seethrough.analysis import AnalyzeOptions, analyze
     from seethrough.cli.cmd_main import _print_text
-    from seethrough.explain.narrator_facts import summarize
+    from seethrough.explain.narrator_facts import summarize_for_narrator
     from seethrough.explain.narrator_template import template_text
     from seethrough.report import build_content
 
@@ -45,7 +45,7 @@ def test_the_same_analysis_reads_the_same_everywhere(tiny_predictor, face_image,
     content = build_content(doc)
     assert content.probability_text == "69.5%"
     assert "69.5%" in content.meaning and "(30%)" in content.meaning and "(70%)" in content.meaning
-    _, facts = summarize(doc)
+    _, facts = summarize_for_narrator(doc)
     assert facts.probability_text == "69.5%"
     assert "69.5%" in template_text(doc)
     _print_text(a)

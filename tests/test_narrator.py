@@ -23,7 +23,7 @@ import seethrough
 from seethrough.explain import evidence as ev
 from seethrough.explain.narrator import build_prompt, check_reply, narrate, template_text
 from seethrough.explain.narrator import ollama_base, openai_base, strip_thinking
-from seethrough.explain.narrator_facts import summarize
+from seethrough.explain.narrator_facts import summarize_for_narrator
 
 SCHEMA = json.loads((Path(seethrough.__file__).parent / "schemas" / "analysis.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
@@ -294,7 +294,7 @@ def test_checker_catches_perturbed_template_text_on_random_docs():
     for _ in range(80):
         doc = random_doc(rng, check_schema=False)
         text = template_text(doc)
-        _, facts = summarize(doc)
+        _, facts = summarize_for_narrator(doc)
         shown = facts.probability_text
         if shown[0].isdigit():
             taken = facts.probabilities + [v / 100 for v in facts.literal_percents]

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..log import get_logger
 from .narrator_check import check_reply, clean_reply, strip_thinking
-from .narrator_facts import summarize
+from .narrator_facts import summarize_for_narrator
 from .narrator_template import template_text
 
 __all__ = ["ENGINES", "build_prompt", "check_reply", "narrate", "strip_thinking", "template_text"]
@@ -61,7 +61,7 @@ signer only as given, and never call a signer trusted unless the evidence says s
 
 def build_prompt(doc: dict) -> list[dict]:
     """Chat messages (system + user) asking for a narrative of ``doc`` from its evidence only."""
-    summary, _ = summarize(doc)
+    summary, _ = summarize_for_narrator(doc)
     evidence = json.dumps(summary, ensure_ascii=False, separators=(",", ":"))
     user = f"Evidence:\n{evidence}\n\nWrite the paragraph."
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]

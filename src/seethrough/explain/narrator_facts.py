@@ -1,9 +1,12 @@
 """The facts a narrative may state, taken from an analysis document.
 
-One function, :func:`summarize`, decides which facts of an analysis a narrative may
-use: it returns the compact evidence sent to an LLM and the same facts as numbers
-and names for the fact checker, so the prompt, the template and the checker can
-never disagree about what is "in the evidence".
+One function, :func:`summarize_for_narrator`, decides which facts of an analysis a
+narrative may use: it returns the compact evidence sent to an LLM and the same facts as
+numbers and names for the fact checker (:class:`Facts`), so the prompt, the template and
+the checker can never disagree about what is "in the evidence". It runs one small step per
+part of the analysis (verdict, faces, method, regions, timeline, face size, caveats); each
+step records a value through ``_prob``, ``_time`` or ``_count``, which give the form the
+prompt shows and note every form a narrative may state.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def region_words(name: str) -> str:
 
 @dataclass
 class Facts:
-    """Numbers and names a narrative may state (see :func:`summarize`)."""
+    """Numbers and names a narrative may state (see :func:`summarize_for_narrator`)."""
 
     status: str
     kind: str  # "video", "image" or "file"
@@ -128,59 +131,59 @@ def _provenance(doc: dict, summary: dict, facts: Facts) -> None:
         }
 
 
-def summarize(doc: dict) -> tuple[dict, Facts]:
-    """The compact evidence for an LLM prompt, and the facts the checker accepts.
+# --------------------------------------------------------------------------- recording a fact
+# Each of these returns the value as the prompt shows it and records, in ``facts``, every
+# form of it a narrative may state.
 
-    Percentages are given as the strings a narrative should copy (``"87%"``); times in
-    seconds to two decimals. Nothing identifying the file (name, path, hash) is included.
-    """
-    status = doc.get("status") or "error"
-    kind = media_kind(doc)
-    facts = Facts(status=status, kind=kind)
-    media = doc.get("media") or {}
-    summary: dict[str, Any] = {"status": status, "subject": kind}
 
-    def prob(p: Any) -> str | None:
-        v = _num(p)
-        if v is None:
-            return None
-        facts.probabilities.append(v)
-        facts.numbers.append(v)
-        return pct(v)
+def _prob(facts: Facts, p: Any) -> str | None:
+    """A probability: shown as a percentage (``"87%"``)."""
+    v = _num(p)
+    if v is None:
+        return None
+    facts.probabilities.append(v)
+    facts.numbers.append(v)
+    return pct(v)
 
-    def time(t: Any) -> float | None:
-        v = _num(t)
-        if v is None:
-            return None
-        shown = round(v, 2)
-        facts.times.extend((v, shown))
-        facts.numbers.extend((v, shown))
-        return shown
 
-    def count(n: Any, of: str | None = None) -> int | None:
-        v = _num(n)
-        if v is None or v != int(v):
-            return None
-        facts.integers.add(int(v))
-        facts.numbers.append(v)
-        if of:
-            facts.counts.setdefault(of, set()).add(int(v))
-        return int(v)
+def _time(facts: Facts, t: Any) -> float | None:
+    """A time in seconds: shown to two decimals; the exact and the shown value may be stated."""
+    v = _num(t)
+    if v is None:
+        return None
+    shown = round(v, 2)
+    facts.times.extend((v, shown))
+    facts.numbers.extend((v, shown))
+    return shown
 
-    duration = _num(media.get("duration_s"))
-    if kind == "video" and duration:
-        summary["duration_s"] = time(duration)
-    _provenance(doc, summary, facts)
 
-    if status != "ok":
-        message = doc.get("message")
-        if message:
-            summary["message"] = message
-            _quote(facts, message)
-        if doc.get("error_code"):
-            summary["error_code"] = doc["error_code"]
-        return summary, facts
+def _count(facts: Facts, n: Any, of: str | None = None) -> int | None:
+    """A whole number (a frame index, or a count ``of`` faces, frames, segments or regions)."""
+    v = _num(n)
+    if v is None or v != int(v):
+        return None
+    facts.integers.add(int(v))
+    facts.numbers.append(v)
+    if of:
+        facts.counts.setdefault(of, set()).add(int(v))
+    return int(v)
 
+
+# --------------------------------------------------------------------------- the steps
+
+
+def _failure(doc: dict, summary: dict, facts: Facts) -> None:
+    """No verdict (no face, an error): the status message and error code."""
+    message = doc.get("message")
+    if message:
+        summary["message"] = message
+        _quote(facts, message)
+    if doc.get("error_code"):
+        summary["error_code"] = doc["error_code"]
+
+
+def _verdict(doc: dict, summary: dict, facts: Facts) -> None:
+    """The verdict, the overall probability and the thresholds."""
     thresholds = {k: float(v) for k, v in (doc.get("thresholds") or {}).items() if _num(v) is not None}
     facts.thresholds = thresholds
     p = _num(doc.get("fake_probability"))
@@ -195,55 +198,58 @@ def summarize(doc: dict) -> tuple[dict, Facts]:
     if thresholds:
         summary["thresholds"] = {}
         if "real_below" in thresholds:
-            summary["thresholds"]["real_below"] = prob(thresholds["real_below"])
+            summary["thresholds"]["real_below"] = _prob(facts, thresholds["real_below"])
         if "fake_above" in thresholds:
-            summary["thresholds"]["fake_at_or_above"] = prob(thresholds["fake_above"])
-
+            summary["thresholds"]["fake_at_or_above"] = _prob(facts, thresholds["fake_above"])
     withheld = withheld_reasons(doc)
     if withheld:
         summary["verdict_withheld_because"] = withheld
         for text in withheld:
             _quote(facts, text)
 
-    n_sampled, n_face = face_frame_counts(doc)
-    summary["frames_sampled"] = count(n_sampled, "frames")
-    summary["frames_with_face"] = count(n_face, "frames")
 
+def _faces(doc: dict, summary: dict, facts: Facts) -> None:
+    """Frames sampled and with a face; with several faces, each face's frames and probability."""
+    n_sampled, n_face = face_frame_counts(doc)
+    summary["frames_sampled"] = _count(facts, n_sampled, "frames")
+    summary["frames_with_face"] = _count(facts, n_face, "frames")
     tracks = doc.get("tracks") or []
     if len(tracks) <= 1:
-        count(1, "faces")
-    else:
-        summary["faces_tracked"] = count(len(tracks), "faces")
-        summary["faces"] = []
-        for t in sorted(tracks, key=lambda t: -(t.get("fake_probability") or 0)):
-            face = {"frames": count(t.get("n_frames"), "frames"),
-                    "probability_of_manipulation": prob(t.get("fake_probability")),
-                    "verdict": t.get("verdict"), "reported": bool(t.get("reported"))}
-            if kind == "video" and _num(t.get("first_s")) is not None and _num(t.get("last_s")) is not None:
-                face["seen_from_s"], face["seen_to_s"] = time(t["first_s"]), time(t["last_s"])
-            summary["faces"].append(face)
+        _count(facts, 1, "faces")
+        return
+    summary["faces_tracked"] = _count(facts, len(tracks), "faces")
+    summary["faces"] = []
+    for t in sorted(tracks, key=lambda t: -(t.get("fake_probability") or 0)):
+        face = {"frames": _count(facts, t.get("n_frames"), "frames"),
+                "probability_of_manipulation": _prob(facts, t.get("fake_probability")),
+                "verdict": t.get("verdict"), "reported": bool(t.get("reported"))}
+        if facts.kind == "video" and _num(t.get("first_s")) is not None and _num(t.get("last_s")) is not None:
+            face["seen_from_s"], face["seen_to_s"] = _time(facts, t["first_s"]), _time(facts, t["last_s"])
+        summary["faces"].append(face)
 
+
+def _method(doc: dict, summary: dict, facts: Facts) -> None:
+    """The method families' estimates, only when the face may be manipulated."""
     method = doc.get("method")
-    if facts.verdict in ("fake", "uncertain") and method and method.get("probabilities"):
-        probs = {name: float(v) for name, v in method["probabilities"].items() if _num(v) is not None}
-        ranked = sorted(probs.items(), key=lambda kv: -kv[1])
-        for name, v in ranked:
-            facts.methods[norm_method(name)] = v
-            facts.method_names[norm_method(name)] = name
-        predicted = method.get("predicted")
-        facts.predicted = norm_method(predicted) if predicted else None
-        summary["method"] = {
-            "most_resembles": predicted,
-            "probabilities_if_manipulated": {name: prob(v) for name, v in ranked},
-            "note": "These apply only if the face was manipulated: a resemblance to known families, "
-                    "a rough hint and never proof of how or by whom it was made.",
-        }
+    if facts.verdict not in ("fake", "uncertain") or not method or not method.get("probabilities"):
+        return
+    probs = {name: float(v) for name, v in method["probabilities"].items() if _num(v) is not None}
+    ranked = sorted(probs.items(), key=lambda kv: -kv[1])
+    for name, v in ranked:
+        facts.methods[norm_method(name)] = v
+        facts.method_names[norm_method(name)] = name
+    predicted = method.get("predicted")
+    facts.predicted = norm_method(predicted) if predicted else None
+    summary["method"] = {
+        "most_resembles": predicted,
+        "probabilities_if_manipulated": {name: _prob(facts, v) for name, v in ranked},
+        "note": "These apply only if the face was manipulated: a resemblance to known families, "
+                "a rough hint and never proof of how or by whom it was made.",
+    }
 
-    evidence = doc.get("evidence")
-    if evidence is None:
-        summary["explanations"] = "switched off: no regions, key frames or caveats"
-        return summary, facts
 
+def _regions(evidence: dict, summary: dict, facts: Facts) -> None:
+    """The top facial regions, in words, with their scores."""
     scores = {r["name"]: float(r["score"]) for r in evidence.get("regions") or []}
     top = []
     for name in evidence.get("top_regions") or []:
@@ -255,39 +261,51 @@ def summarize(doc: dict) -> tuple[dict, Facts]:
         top.append(entry)
         facts.regions.append(name)
     summary["top_regions"] = top
-    count(len(top), "regions")
+    _count(facts, len(top), "regions")
     if top:
         summary["region_score_meaning"] = ("detector attention in the region relative to the face average "
                                            "(1.0 = average)")
 
-    if kind != "image":
-        key = []
-        for kf in (evidence.get("key_frames") or [])[:MAX_KEY_FRAMES]:
-            entry = {"frame": count(kf.get("index")), "time_s": time(kf.get("time_s")),
-                     "probability_of_manipulation": prob(kf.get("fake_probability"))}
-            if kf.get("top_region"):
-                entry["top_region"] = kf["top_region"]
-                entry["top_region_in_words"] = region_words(kf["top_region"])
-                facts.regions.append(kf["top_region"])
-            key.append(entry)
-        summary["key_frames"] = key
-        segments = []
-        for seg in (evidence.get("suspicious_segments") or [])[:MAX_SEGMENTS]:
-            start, end = _num(seg.get("start_s")), _num(seg.get("end_s"))
-            entry = {"from_s": time(start), "to_s": time(end),
-                     "peak_probability_of_manipulation": prob(seg.get("peak_probability")),
-                     "frames": count(seg.get("n_frames"), "frames")}
-            if start is not None and end is not None:  # a reply may give a stretch's length
-                facts.times.append(end - start)
-            segments.append(entry)
-        summary["suspicious_segments"] = segments
-        count(len(key), "frames")  # "the four key frames"
-        count(len(segments), "segments")  # "two suspicious stretches"
-        if key:
-            summary["key_frame_meaning"] = "the most suspicious sampled frames, most suspicious first"
-        if segments:
-            summary["segment_meaning"] = "stretches of consecutive frames at or above the fake threshold"
 
+def _key_frames(evidence: dict, facts: Facts) -> list[dict]:
+    key = []
+    for kf in (evidence.get("key_frames") or [])[:MAX_KEY_FRAMES]:
+        entry = {"frame": _count(facts, kf.get("index")), "time_s": _time(facts, kf.get("time_s")),
+                 "probability_of_manipulation": _prob(facts, kf.get("fake_probability"))}
+        if kf.get("top_region"):
+            entry["top_region"] = kf["top_region"]
+            entry["top_region_in_words"] = region_words(kf["top_region"])
+            facts.regions.append(kf["top_region"])
+        key.append(entry)
+    return key
+
+
+def _segments(evidence: dict, facts: Facts) -> list[dict]:
+    segments = []
+    for seg in (evidence.get("suspicious_segments") or [])[:MAX_SEGMENTS]:
+        start, end = _num(seg.get("start_s")), _num(seg.get("end_s"))
+        entry = {"from_s": _time(facts, start), "to_s": _time(facts, end),
+                 "peak_probability_of_manipulation": _prob(facts, seg.get("peak_probability")),
+                 "frames": _count(facts, seg.get("n_frames"), "frames")}
+        if start is not None and end is not None:  # a reply may give a stretch's length
+            facts.times.append(end - start)
+        segments.append(entry)
+    return segments
+
+
+def _timeline(evidence: dict, summary: dict, facts: Facts) -> None:
+    """Key frames and suspicious segments (not for an image)."""
+    key = summary["key_frames"] = _key_frames(evidence, facts)
+    segments = summary["suspicious_segments"] = _segments(evidence, facts)
+    _count(facts, len(key), "frames")  # "the four key frames"
+    _count(facts, len(segments), "segments")  # "two suspicious stretches"
+    if key:
+        summary["key_frame_meaning"] = "the most suspicious sampled frames, most suspicious first"
+    if segments:
+        summary["segment_meaning"] = "stretches of consecutive frames at or above the fake threshold"
+
+
+def _face_size(evidence: dict, summary: dict, facts: Facts) -> None:
     face_px = evidence.get("face_px") or {}
     px = {k: round(float(face_px[k])) for k in ("median", "min") if _num(face_px.get(k)) is not None}
     if px:
@@ -296,8 +314,42 @@ def summarize(doc: dict) -> tuple[dict, Facts]:
             facts.numbers.extend((float(face_px[k]), float(v)))
             facts.integers.add(int(v))
 
+
+def _caveats(evidence: dict, summary: dict, facts: Facts) -> None:
     caveat_texts = [c.get("text") for c in evidence.get("caveats") or [] if c.get("text")]
     summary["caveats"] = caveat_texts
     for text in caveat_texts:
         _quote(facts, text)
+
+
+def summarize_for_narrator(doc: dict) -> tuple[dict, Facts]:
+    """The compact evidence for an LLM prompt, and the facts the checker accepts.
+
+    Percentages are given as the strings a narrative should copy (``"87%"``); times in
+    seconds to two decimals. Nothing identifying the file (name, path, hash) is included.
+    The steps below add to both, in the order the prompt shows them.
+    """
+    status = doc.get("status") or "error"
+    kind = media_kind(doc)
+    facts = Facts(status=status, kind=kind)
+    summary: dict[str, Any] = {"status": status, "subject": kind}
+    duration = _num((doc.get("media") or {}).get("duration_s"))
+    if kind == "video" and duration:
+        summary["duration_s"] = _time(facts, duration)
+    _provenance(doc, summary, facts)
+    if status != "ok":
+        _failure(doc, summary, facts)
+        return summary, facts
+    _verdict(doc, summary, facts)
+    _faces(doc, summary, facts)
+    _method(doc, summary, facts)
+    evidence = doc.get("evidence")
+    if evidence is None:
+        summary["explanations"] = "switched off: no regions, key frames or caveats"
+        return summary, facts
+    _regions(evidence, summary, facts)
+    if kind != "image":
+        _timeline(evidence, summary, facts)
+    _face_size(evidence, summary, facts)
+    _caveats(evidence, summary, facts)
     return summary, facts

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..narrator_facts import summarize
+from ..narrator_facts import summarize_for_narrator
 from . import form, methods, numbers, overall, provenance, regions, verdict
 from .common import Check, Problem, provenance_spans
 from .masking import own_statements
@@ -71,7 +71,7 @@ def check_reply(text: str, doc: dict) -> list[Problem]:
     Every number, facial region, left/right, method family and verdict word in the text
     must agree with the evidence (see the module docstring for the rules).
     """
-    _, facts = summarize(doc)
+    _, facts = summarize_for_narrator(doc)
     text = normalise(clean_reply(text))
     if not text:
         return ["the reply is empty"]

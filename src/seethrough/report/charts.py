@@ -1,12 +1,14 @@
 """Report charts drawn with matplotlib's object API (Agg canvas, no pyplot global state).
 
-Each function returns a :class:`~seethrough.report.content.Chart`: PNG bytes and pixel size.
+Each function returns a :class:`Chart`: PNG bytes, pixel size and the text for screen readers.
+Nothing here imports the report content, which imports this module.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -15,15 +17,22 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .content import Chart
-
 DPI = 200
 WIDTH_IN = 7.0
 INK = "#1f2a44"
 MUTED = "#6b7280"
 FAKE, AMBER, REAL = "#c62828", "#f2a900", "#2e7d32"
 FONT = 8
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A rendered chart: PNG bytes, its size in pixels, and ``alt`` text describing it."""
+
+    png: bytes
+    width_px: int
+    height_px: int
+    alt: str
 
 
 def _figure(height_in: float) -> Figure:
@@ -40,9 +49,7 @@ def _style(ax) -> None:
     ax.tick_params(labelsize=FONT, colors="#374151")
 
 
-def _render(fig: Figure, alt: str) -> "Chart":
-    from .content import Chart
-
+def _render(fig: Figure, alt: str) -> Chart:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white", pil_kwargs={"compress_level": 3})
     w, h = fig.canvas.get_width_height()
@@ -56,7 +63,7 @@ def timeline_chart(
     key_frames: Sequence[dict] = (),
     segments: Sequence[dict] = (),
     overall: float | None = None,
-) -> "Chart":
+) -> Chart:
     """Per-frame fake probability over time, with the verdict zones, gaps, key frames and attention."""
     t = np.array([float(f["time_s"]) for f in frames])
     p = np.array([np.nan if f.get("fake_probability") is None else float(f["fake_probability"]) for f in frames])
@@ -141,7 +148,7 @@ def timeline_chart(
     return _render(fig, alt)
 
 
-def region_chart(rows: Sequence[tuple[str, float]]) -> "Chart":
+def region_chart(rows: Sequence[tuple[str, float]]) -> Chart:
     """Horizontal bars of area-normalised heat per facial region, hottest at the top."""
     names = [r[0] for r in rows]
     scores = np.array([float(r[1]) for r in rows])
@@ -171,7 +178,7 @@ def region_chart(rows: Sequence[tuple[str, float]]) -> "Chart":
     return _render(fig, alt)
 
 
-def method_chart(rows: Sequence[tuple[str, float]]) -> "Chart":
+def method_chart(rows: Sequence[tuple[str, float]]) -> Chart:
     """Horizontal bars of method-family probabilities (conditional on the face being manipulated)."""
     names = [r[0] for r in rows]
     probs = np.array([float(r[1]) for r in rows])

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
 from . import charts
+from .charts import Chart
 from .. import facts
 from ..explain.narrator_facts import withheld_reasons
 from ..provenance import display_rows, headline_statements
@@ -58,14 +59,6 @@ BADGES = {
     "no_face": Badge("NO FACE", "no verdict", "#546e7a", "#ffffff", "#eceff1"),
     "error": Badge("ERROR", "no verdict", "#4e342e", "#ffffff", "#efebe9"),
 }
-
-
-@dataclass(frozen=True)
-class Chart:
-    png: bytes
-    width_px: int
-    height_px: int
-    alt: str
 
 
 @dataclass(frozen=True)

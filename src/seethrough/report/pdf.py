@@ -34,7 +34,8 @@ from reportlab.platypus import (
 )
 
 from ..log import get_logger
-from .content import Chart, ReportContent, build_content
+from .charts import Chart
+from .content import ReportContent, build_content
 from .output import atomic_write_bytes
 
 log = get_logger(__name__)

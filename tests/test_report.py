@@ -181,7 +181,7 @@ def no_face_doc() -> dict:
 
 def error_doc() -> dict:
     doc = _base("broken.mp4")
-    doc.update({"status": "error", "error_code": "truncated_media", "model": None, "media": None,
+    doc.update({"status": "error", "error_code": "truncated", "model": None, "media": None,
                 "message": "The file is truncated: only the first 40% of the video could be read."})
     return doc
 
@@ -529,3 +529,21 @@ def test_documents_without_provenance_have_no_provenance_section(tmp_path):
     c = build_content(video_doc())
     assert c.provenance_head == [] and c.provenance_rows == [] and c.provenance_notes == []
     assert "Provenance" not in render_html(video_doc(), [], tmp_path / "n.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("status,code,advice", [
+    ("no_face", "face_too_small", "highest-resolution original"),
+    ("error", "truncated", "Obtain the original file again"),
+    ("error", "corrupt", "Obtain the original file again"),
+    ("error", "empty", "Obtain the original file again"),
+    ("error", "unsupported", "Convert the file to MP4"),
+    ("error", "no_video", "Convert the file to MP4"),
+    ("error", "too_large", "Trim the clip"),
+    ("error", "unreadable", "Run the analysis again"),  # no error class: an I/O failure
+])
+def test_what_to_try_follows_the_type_of_the_error(status, code, advice):
+    from seethrough.report.content import _what_to_try
+
+    doc = error_doc()
+    doc.update({"status": status, "error_code": code})
+    assert any(advice in line for line in _what_to_try(doc)), _what_to_try(doc)

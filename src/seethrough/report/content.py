@@ -14,6 +14,16 @@ from typing import Any, Iterable, Sequence
 from . import charts
 from .charts import Chart
 from .. import facts
+from ..errors import (
+    CorruptMediaError,
+    EmptyMediaError,
+    FaceTooSmallError,
+    MediaTooLargeError,
+    NoVideoStreamError,
+    SeethroughError,
+    UnsupportedMediaError,
+    error_class,
+)
 from ..explain.narrator_facts import withheld_reasons
 from ..provenance import display_rows, headline_statements
 from ..provenance.wording import LABELS as PROVENANCE_LABELS, UNSIGNED_NOTE
@@ -219,11 +229,12 @@ def _meaning(doc: dict, p: float | None, th: dict | None) -> str:
 
 
 def _what_to_try(doc: dict) -> list[str]:
-    status, code = doc.get("status"), (doc.get("error_code") or "").lower()
+    status = doc.get("status")
     if status == "ok":
         return []
+    error = error_class(doc.get("error_code")) or SeethroughError  # by the error's type, not pieces of its code
     if status == "no_face":
-        if "small" in code:
+        if issubclass(error, FaceTooSmallError):
             return ["Use the highest-resolution original available: faces must be large enough to analyse.",
                     "Crop or zoom the footage around the face before analysing it.",
                     "Lower the minimum face size (--min-face), knowing that small faces give less reliable results."]
@@ -233,13 +244,13 @@ def _what_to_try(doc: dict) -> list[str]:
         return ["Check that a face is visible, reasonably frontal and not covered in at least part of the footage.",
                 "Sample more frames (--frames 64) so that short appearances of a face are caught.",
                 "If the face is small in the picture, use a higher-resolution original."]
-    if "trunc" in code or "corrupt" in code or "empty" in code:
+    if issubclass(error, (CorruptMediaError, EmptyMediaError)):
         return ["Obtain the original file again: this copy is damaged or incomplete.",
                 "If it was downloaded, download it again and compare its SHA-256 with the source."]
-    if "unsupported" in code or "no_video" in code:
+    if issubclass(error, (UnsupportedMediaError, NoVideoStreamError)):
         return ["Convert the file to MP4 (H.264) or to JPEG/PNG and analyse the converted copy, "
                 "noting the conversion in your records."]
-    if "large" in code:
+    if issubclass(error, MediaTooLargeError):
         return ["Trim the clip to the part with the face in question, or raise the size limit for this analysis."]
     return ["Run the analysis again; if it fails the same way, report it with the log output and this report."]
 

@@ -17,6 +17,7 @@ import pytest
 
 from seethrough.errors import ConfigError
 from seethrough.testing import make_face_image, make_truncated_copy
+from seethrough.web.context import context_of
 from seethrough.web.settings import WebSettings, is_loopback
 
 SCHEMA = Path(__file__).resolve().parents[1] / "src" / "seethrough" / "schemas" / "analysis.schema.json"
@@ -45,7 +46,7 @@ def client(server):
 
 @pytest.fixture(scope="module")
 def data_dir(server) -> Path:
-    return server.app.state.settings.data_dir
+    return context_of(server.app).settings.data_dir
 
 
 def _post(client, path: Path | bytes, name: str, **fields) -> httpx.Response:
@@ -200,7 +201,7 @@ def test_same_file_reuses_result_unless_rerun(client, face_clip, video_done):
 def test_result_of_unfinished_job_is_409(client, server):
     from seethrough.web.store import AnalysisRow, new_id, utcnow
 
-    store = server.app.state.store
+    store = context_of(server.app).store
     row = AnalysisRow(id=new_id(), sha256="0" * 64, name="late.jpg", stored_path="uploads/00/none", size_bytes=1,
                       settings_key="x", options={}, narrator="template", status="running", attempts=1,
                       created_at=utcnow(), updated_at=utcnow())
@@ -246,7 +247,7 @@ def test_list_search_and_delete(client, tmp_path, data_dir, video_done):
 def test_of_two_concurrent_deletes_one_wins(client, server, tmp_path, monkeypatch):
     img = make_face_image(tmp_path / "twice.png", size=(400, 300))
     row = wait_done(client, _post(client, img, "twice.png").json()["id"])
-    store = server.app.state.store
+    store = context_of(server.app).store
     stale = store.get(row["id"])
     store.delete(row["id"])  # the other request got there first, after this one had read the row
     monkeypatch.setattr(store, "get", lambda analysis_id: stale)
@@ -305,7 +306,7 @@ def test_empty_file_is_400(client):
 
 
 def test_oversize_upload_is_413_and_leaves_nothing(client, server, face_clip, data_dir, monkeypatch):
-    monkeypatch.setattr(server.app.state.settings, "max_upload_bytes", 50_000)
+    monkeypatch.setattr(context_of(server.app).settings, "max_upload_bytes", 50_000)
     before = set((data_dir / "uploads").rglob("*"))
     err = assert_plain_error(_post(client, face_clip, "big.mp4"), 413, "too_large")
     assert "limit" in err["message"]
@@ -316,7 +317,7 @@ def test_oversize_upload_is_413_and_leaves_nothing(client, server, face_clip, da
 def test_an_oversize_file_in_a_batch_is_refused_alone(client, server, face_clip, tmp_path, data_dir, monkeypatch):
     img = make_face_image(tmp_path / "small.jpg", size=(360, 270))
     assert img.stat().st_size < 50_000 < face_clip.stat().st_size
-    monkeypatch.setattr(server.app.state.settings, "max_upload_bytes", 50_000)
+    monkeypatch.setattr(context_of(server.app).settings, "max_upload_bytes", 50_000)
     r = client.post("/api/batches", files=[("files", ("big.mp4", face_clip.read_bytes(), "video/mp4")),
                                            ("files", ("small.jpg", img.read_bytes(), "image/jpeg"))])
     assert r.status_code == 202, r.text
@@ -332,7 +333,7 @@ def test_path_traversal_name_is_display_only(client, server, tmp_path, data_dir)
     assert r.status_code == 202, r.text
     body = r.json()
     assert body["name"] == "passwd.jpg"
-    row = server.app.state.store.get(body["id"])
+    row = context_of(server.app).store.get(body["id"])
     assert row.stored_path == f"uploads/{row.sha256[:2]}/{row.sha256}"
     assert (data_dir / row.stored_path).is_file()
     assert not (data_dir.parent / "etc").exists() and not Path("/etc/passwd.jpg").exists()
@@ -390,7 +391,7 @@ def test_internal_error_has_no_traceback(client, server, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("secret internal detail /srv/private/path")
 
-    monkeypatch.setattr(server.app.state.store, "list", boom)
+    monkeypatch.setattr(context_of(server.app).store, "list", boom)
     r = client.get("/api/analyses")
     err = assert_plain_error(r, 500, "internal")
     assert "secret" not in r.text and "RuntimeError" not in r.text
@@ -420,6 +421,12 @@ def _request(headers: dict[str, str]):
     return Request({"type": "http", "method": "GET", "path": "/api/analyses", "headers": raw, "query_string": b""})
 
 
+def test_routes_reach_the_app_through_its_typed_context():
+    """Only ``web/context.py`` reads ``app.state``; routes take ``ctx: Context`` (#14 item 5)."""
+    web = SCHEMA.parents[1] / "web"
+    assert sorted(p.name for p in web.glob("*.py") if "app.state" in p.read_text()) == ["context.py"]
+
+
 def test_token_dependency():
     from fastapi import HTTPException
 
@@ -436,7 +443,7 @@ def test_token_dependency():
 
 
 def test_token_protects_the_api_and_the_browser_session(client, server, monkeypatch):
-    monkeypatch.setattr(server.app.state.settings, "token", "s3cret")
+    monkeypatch.setattr(context_of(server.app).settings, "token", "s3cret")
     assert_plain_error(client.get("/api/analyses"), 401, "unauthorized")
     assert_plain_error(client.post("/api/analyses", files={"file": ("a.jpg", b"x")}), 401, "unauthorized")
     assert client.get("/api/health").json()["token_required"] is True  # health stays open

@@ -17,6 +17,7 @@ from seethrough import doctor
 from seethrough.cli import app as cli
 from seethrough.errors import ConfigError
 from seethrough.facts import WEB_DB_FILE
+from seethrough.web.context import context_of
 from seethrough.web.settings import WebSettings
 from seethrough.web.store import Store
 
@@ -99,5 +100,5 @@ def test_an_emptied_database_does_not_start_a_new_history_beside_the_old_files(t
     fresh.data_dir.mkdir()
     (fresh.data_dir / WEB_DB_FILE).write_bytes(b"")
     made = create_app(fresh)
-    made.state.probes.close()
-    made.state.store.close()
+    context_of(made).probes.close()
+    context_of(made).store.close()

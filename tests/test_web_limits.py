@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from seethrough.testing import make_face_image
 from seethrough.web import limits, uploads
 from seethrough.web.limits import RateLimiter
+from seethrough.web.context import context_of
 from seethrough.web.settings import WebSettings
 
 
@@ -71,8 +72,8 @@ def make_client(tmp_path, tiny_checkpoint):
 
     yield make
     for app in made:
-        app.state.probes.close()
-        app.state.store.close()
+        context_of(app).probes.close()
+        context_of(app).store.close()
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +88,8 @@ def _post(client, path: Path):
 
 def _stored(app) -> tuple[int, list[Path], list[Path]]:
     """(rows in the database, files under uploads/, files under tmp/)."""
-    s = app.state.settings
-    _, total = app.state.store.list(limit=1)
+    s = context_of(app).settings
+    _, total = context_of(app).store.list(limit=1)
     return total, [p for p in s.uploads_dir.rglob("*") if p.is_file()], [p for p in s.tmp_dir.rglob("*") if p.is_file()]
 
 
@@ -149,7 +150,7 @@ def test_low_disk_refuses_uploads_before_reading_them(make_client, images, monke
     assert _post(c, images[0]).status_code == 202
     # The next upload must also leave room for the results of the job already waiting.
     _refused(_post(c, images[1]), 507, "disk_full")
-    pending = c.app.state.store.pending_uploads()
+    pending = context_of(c.app).store.pending_uploads()
     assert pending == (1, size)
     room += limits.expected_result_bytes(pending[1], pending[0])
     monkeypatch.setattr(limits.shutil, "disk_usage", lambda p: DiskUsage(10**12, 0, 256_000_000 + room))

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..facts import SCHEMA_VERSION
 from ..log import get_logger
+from .context import AppContext, Context
 from .limits import check_declared_size, check_disk, check_queue, check_rate, client_address, disk_status
 from .security import COOKIE, check_token, refuse_if_locked_out, require_token
 from .store import AnalysisRow
@@ -194,8 +195,8 @@ def _not_found() -> HTTPException:
     return api_error(404, "not_found", "There is no analysis with this id (it may have been deleted).")
 
 
-def _row_or_404(request: Request, analysis_id: str) -> AnalysisRow:
-    row = request.app.state.store.get(analysis_id) if ID_RE.match(analysis_id) else None
+def _row_or_404(ctx: AppContext, analysis_id: str) -> AnalysisRow:
+    row = ctx.store.get(analysis_id) if ID_RE.match(analysis_id) else None
     if row is None:
         raise _not_found()
     return row
@@ -208,21 +209,21 @@ def _truthy(value: str | None) -> bool:
 # ------------------------------------------------------------------ submission
 
 
-def _submit_one(app, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> tuple[int, dict]:
+def _submit_one(ctx: AppContext, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> tuple[int, dict]:
     """Store, sniff and queue one received file: ``(http status, body)``."""
-    s, store = app.state.settings, app.state.store
+    s, store = ctx.settings, ctx.store
     if f.problem is not None:
         return f.problem.status, {"error": {"code": f.problem.code, "message": f.problem.message}}
     if f.size == 0:
         f.temp_path.unlink(missing_ok=True)
         return 400, {"error": {"code": "empty", "message": f"{f.name} is empty (0 bytes); nothing to analyse."}}
-    key = app.state.settings_key
+    key = ctx.settings_key
     stored = store_upload(f, s.data_dir)
     if not rerun:
         existing = store.find_reusable(f.sha256, key)
         if existing is not None:
             return 200, {**summary(existing), "reused": True}
-    probe = probe_upload(app.state.probes, s.data_dir, stored, f.name, s.max_upload_bytes)
+    probe = probe_upload(ctx.probes, s.data_dir, stored, f.name, s.max_upload_bytes)
     if not probe.ok:
         if store.count_sha_refs(f.sha256) == 0:
             (s.data_dir / stored).unlink(missing_ok=True)
@@ -237,22 +238,22 @@ def _submit_one(app, f: ReceivedFile, *, rerun: bool, batch_id: str | None) -> t
             sha256=f.sha256, name=f.name, stored_path=stored, kind=probe.info.get("kind"), size_bytes=f.size,
             settings_key=key, options=s.analysis_options(), narrator=s.narrator, batch_id=batch_id,
         )
-    app.state.jobs.notify()
+    ctx.jobs.notify()
     log.info("queued %s (%s, %d bytes) as %s", f.name, probe.info.get("kind"), f.size, row.id)
     return 202, {**summary(row), "reused": False}
 
 
-def _admit(request: Request, max_files: int) -> None:
+def _admit(request: Request, ctx: AppContext, max_files: int) -> None:
     """Size, rate, queue and disk checks before any of the body is read (see :mod:`.limits`)."""
-    s = request.app.state.settings
+    s = ctx.settings
     declared = request.headers.get("content-length", "")
     declared_bytes = int(declared) if declared.isdigit() else 0
     check_declared_size(declared_bytes, s.max_upload_bytes, max_files)  # 413 before 507: size is the user's to fix
-    check_rate(request.app.state.submit_limiter, client_address(request))
+    check_rate(ctx.submit_limiter, client_address(request))
     if s.max_queued:
-        check_queue(request.app.state.store.counts()["queued"], s.max_queued)
+        check_queue(ctx.store.counts()["queued"], s.max_queued)
     if s.min_free_mb:
-        check_disk(s.data_dir, declared_bytes, s.min_free_mb, request.app.state.store.pending_uploads())
+        check_disk(s.data_dir, declared_bytes, s.min_free_mb, ctx.store.pending_uploads())
 
 
 def _no_file(form, field: str) -> HTTPException:
@@ -262,10 +263,10 @@ def _no_file(form, field: str) -> HTTPException:
     return api_error(400, "no_file", f"No file was sent: use the form field '{field}'.")
 
 
-async def _receive(request: Request, max_files: int | None = None):
-    s = request.app.state.settings
+async def _receive(request: Request, ctx: AppContext, max_files: int | None = None):
+    s = ctx.settings
     max_files = max_files or s.max_files_per_request
-    await run_in_threadpool(_admit, request, max_files)
+    await run_in_threadpool(_admit, request, ctx, max_files)
     try:
         return await receive_multipart(request, s.tmp_dir, max_file_bytes=s.max_upload_bytes, max_files=max_files)
     except UploadProblem as exc:
@@ -276,14 +277,14 @@ async def _receive(request: Request, max_files: int | None = None):
              openapi_extra=UPLOAD_BODY, responses={202: {"description": "Queued: poll the analysis"},
                                                     200: {"description": "Same file analysed before: that analysis"}, **ERROR_RESPONSES},
              dependencies=[Depends(require_token)])
-async def submit(request: Request) -> JSONResponse:
+async def submit(request: Request, ctx: Context) -> JSONResponse:
     """Upload one file (field `file`). 202 with the queued analysis, or 200 with an earlier
     analysis of the identical file unless `rerun=true`. Poll `GET /api/analyses/{id}`."""
-    form = await _receive(request, max_files=1)
+    form = await _receive(request, ctx, max_files=1)
     if not form.files:
         raise _no_file(form, "file")
     try:
-        status, body = await run_in_threadpool(_submit_one, request.app, form.files[0],
+        status, body = await run_in_threadpool(_submit_one, ctx, form.files[0],
                                                rerun=_truthy(form.fields.get("rerun")), batch_id=None)
     finally:
         form.discard()
@@ -292,17 +293,17 @@ async def submit(request: Request) -> JSONResponse:
 
 @router.post("/batches", summary="Submit several files at once", status_code=202,
              openapi_extra=BATCH_BODY, responses=ERROR_RESPONSES, dependencies=[Depends(require_token)])
-async def submit_batch(request: Request) -> JSONResponse:
+async def submit_batch(request: Request, ctx: Context) -> JSONResponse:
     """Upload several files (repeat the field `files`). Each item says whether it was queued
     (202), reused (200) or rejected (4xx with the reason); one bad file does not stop the others."""
     from .store import new_id
 
-    form = await _receive(request)
+    form = await _receive(request, ctx)
     if not form.files:
         raise _no_file(form, "files")
     if len(form.files) > 1:  # _receive took one file's worth of the client's rate
         try:
-            check_rate(request.app.state.submit_limiter, client_address(request), len(form.files) - 1)
+            check_rate(ctx.submit_limiter, client_address(request), len(form.files) - 1)
         except HTTPException:
             form.discard()
             raise
@@ -311,7 +312,7 @@ async def submit_batch(request: Request) -> JSONResponse:
     try:
         rerun = _truthy(form.fields.get("rerun"))
         for f in form.files:
-            status, body = await run_in_threadpool(_submit_one, request.app, f, rerun=rerun, batch_id=batch_id)
+            status, body = await run_in_threadpool(_submit_one, ctx, f, rerun=rerun, batch_id=batch_id)
             item = {"name": f.name, "status_code": status, "ok": status < 400}
             item.update({"error": body["error"]} if status >= 400 else {"analysis": body})
             items.append(item)
@@ -327,7 +328,7 @@ async def submit_batch(request: Request) -> JSONResponse:
 
 @router.get("/analyses", summary="List and search past analyses", dependencies=[Depends(require_token)], responses=AUTH)
 def list_analyses(
-    request: Request,
+    ctx: Context,
     q: str | None = Query(None, max_length=200, description="Part of the file name, or an id / sha256 prefix"),
     verdict: Verdict | None = None,
     status: JobStatus | None = None,
@@ -335,7 +336,7 @@ def list_analyses(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict:
-    rows, total = request.app.state.store.list(
+    rows, total = ctx.store.list(
         q=q.strip() if q else None, verdict=verdict.value if verdict else None,
         status=status.value if status else None, batch_id=batch, limit=limit, offset=offset,
     )
@@ -344,14 +345,14 @@ def list_analyses(
 
 @router.get("/analyses/{analysis_id}", summary="Status and progress of one analysis", dependencies=[Depends(require_token)],
             responses=NOT_FOUND)
-def get_analysis(request: Request, analysis_id: str) -> dict:
-    return summary(_row_or_404(request, analysis_id))
+def get_analysis(ctx: Context, analysis_id: str) -> dict:
+    return summary(_row_or_404(ctx, analysis_id))
 
 
-def _result_or_409(request: Request, row: AnalysisRow) -> dict:
+def _result_or_409(ctx: AppContext, row: AnalysisRow) -> dict:
     if row.status in ("queued", "running"):
         raise api_error(409, "not_ready", "The analysis is not finished yet; poll its status and try again.")
-    doc = request.app.state.store.get_result(row.id)
+    doc = ctx.store.get_result(row.id)
     if doc is None:
         raise api_error(409, row.error_code or "failed", row.error_message or "The analysis failed.")
     return doc
@@ -359,10 +360,10 @@ def _result_or_409(request: Request, row: AnalysisRow) -> dict:
 
 @router.get("/analyses/{analysis_id}/result", summary=f"The analysis JSON (schema {SCHEMA_VERSION})",
             dependencies=[Depends(require_token)], responses={**NOT_FOUND, **NOT_READY})
-def get_result(request: Request, analysis_id: str) -> JSONResponse:
+def get_result(ctx: Context, analysis_id: str) -> JSONResponse:
     """The document described by `schemas/analysis.schema.json`: verdict, per-frame scores, evidence, narrative."""
-    row = _row_or_404(request, analysis_id)
-    return JSONResponse(_result_or_409(request, row))
+    row = _row_or_404(ctx, analysis_id)
+    return JSONResponse(_result_or_409(ctx, row))
 
 
 def _download_name(row: AnalysisRow, fmt: str) -> str:
@@ -376,14 +377,14 @@ def _download_name(row: AnalysisRow, fmt: str) -> str:
             responses={200: {"description": "The report file", "content": {"application/pdf": {}, "text/html": {},
                                                                            "application/json": {}}},
                        **NOT_FOUND, **NOT_READY})
-def get_report(request: Request, analysis_id: str, fmt: ReportFormat) -> Response:
-    row = _row_or_404(request, analysis_id)
+def get_report(ctx: Context, analysis_id: str, fmt: ReportFormat) -> Response:
+    row = _row_or_404(ctx, analysis_id)
     name = _download_name(row, fmt.value)
     if fmt is ReportFormat.json:
-        doc = _result_or_409(request, row)
+        doc = _result_or_409(ctx, row)
         return JSONResponse(doc, headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    _result_or_409(request, row)
-    path = request.app.state.jobs.result_dir(row.id) / f"report.{fmt.value}"
+    _result_or_409(ctx, row)
+    path = ctx.jobs.result_dir(row.id) / f"report.{fmt.value}"
     if not (row.artefacts or {}).get("reports", {}).get(fmt.value) or not path.is_file():
         raise api_error(404, "no_report", f"No {fmt.value.upper()} report is available for this analysis.")
     media = "application/pdf" if fmt is ReportFormat.pdf else "text/html; charset=utf-8"
@@ -394,11 +395,11 @@ def get_report(request: Request, analysis_id: str, fmt: ReportFormat) -> Respons
 @router.get("/analyses/{analysis_id}/gallery/{rank}/{kind}", summary="A Grad-CAM evidence image (PNG)",
             dependencies=[Depends(require_token)], response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}}, **NOT_FOUND})
-def get_gallery_image(request: Request, analysis_id: str, rank: int, kind: EvidenceKind) -> FileResponse:
+def get_gallery_image(ctx: Context, analysis_id: str, rank: int, kind: EvidenceKind) -> FileResponse:
     """`crop`: heatmap over the face crop; `frame`: heatmap warped back onto the whole frame, face box drawn."""
-    row = _row_or_404(request, analysis_id)
+    row = _row_or_404(ctx, analysis_id)
     ranks = {g["rank"] for g in (row.artefacts or {}).get("gallery") or []}
-    path = request.app.state.jobs.result_dir(row.id) / "gallery" / f"{int(rank)}-{kind.value}.png"
+    path = ctx.jobs.result_dir(row.id) / "gallery" / f"{int(rank)}-{kind.value}.png"
     if rank not in ranks or not path.is_file():
         raise api_error(404, "not_found", "This analysis has no such evidence image.")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
@@ -407,10 +408,10 @@ def get_gallery_image(request: Request, analysis_id: str, rank: int, kind: Evide
 @router.get("/analyses/{analysis_id}/frames/{index}", summary="One sampled frame (JPEG)",
             dependencies=[Depends(require_token)], response_class=FileResponse,
             responses={200: {"content": {"image/jpeg": {}}}, **NOT_FOUND})
-def get_frame(request: Request, analysis_id: str, index: int) -> FileResponse:
-    row = _row_or_404(request, analysis_id)
+def get_frame(ctx: Context, analysis_id: str, index: int) -> FileResponse:
+    row = _row_or_404(ctx, analysis_id)
     frames = set((row.artefacts or {}).get("frames") or [])
-    path = request.app.state.jobs.result_dir(row.id) / "frames" / f"{int(index)}.jpg"
+    path = ctx.jobs.result_dir(row.id) / "frames" / f"{int(index)}.jpg"
     if index not in frames or not path.is_file():
         raise api_error(404, "not_found", "This frame was not sampled by the analysis.")
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
@@ -421,15 +422,14 @@ def get_frame(request: Request, analysis_id: str, index: int) -> FileResponse:
 
 @router.delete("/analyses/{analysis_id}", summary="Delete an analysis, its results and (if unused) its upload",
                status_code=204, dependencies=[Depends(require_token)], responses=NOT_FOUND)
-def delete_analysis(request: Request, analysis_id: str) -> Response:
-    app = request.app
-    row = _row_or_404(request, analysis_id)
-    if app.state.store.delete(row.id) is None:  # a concurrent request deleted it since it was read
+def delete_analysis(ctx: Context, analysis_id: str) -> Response:
+    row = _row_or_404(ctx, analysis_id)
+    if ctx.store.delete(row.id) is None:  # a concurrent request deleted it since it was read
         raise _not_found()
-    app.state.jobs.cancel(row.id)  # a running analysis is stopped, not finished for nothing
-    app.state.jobs.remove_results(row.id)
-    if app.state.store.count_sha_refs(row.sha256) == 0:
-        path = (app.state.settings.data_dir / row.stored_path)
+    ctx.jobs.cancel(row.id)  # a running analysis is stopped, not finished for nothing
+    ctx.jobs.remove_results(row.id)
+    if ctx.store.count_sha_refs(row.sha256) == 0:
+        path = (ctx.settings.data_dir / row.stored_path)
         path.unlink(missing_ok=True)
     log.info("deleted analysis %s (%s)", row.id, row.name)
     return Response(status_code=204)
@@ -439,17 +439,16 @@ def delete_analysis(request: Request, analysis_id: str) -> Response:
 
 
 @router.get("/health", summary="Is the server up, are workers ready", tags=["service"])
-def health(request: Request) -> dict:
-    app = request.app
+def health(ctx: Context) -> dict:
     try:
-        app.state.store.ping()
+        ctx.store.ping()
         db = "ok"
     except Exception as exc:  # noqa: BLE001
         log.warning("database ping failed: %s", exc)
         db = "unavailable"
-    workers = app.state.jobs.health()
-    probes = app.state.probes.status()  # idle probe children killed behind our back are replaced on use
-    disk = disk_status(app.state.settings.data_dir, app.state.settings.min_free_mb)
+    workers = ctx.jobs.health()
+    probes = ctx.probes.status()  # idle probe children killed behind our back are replaced on use
+    disk = disk_status(ctx.settings.data_dir, ctx.settings.min_free_mb)
     ok = db == "ok" and not workers["errors"] and probes["ok"] and disk["ok"]
     return {
         "status": "ok" if ok else "degraded",
@@ -458,26 +457,26 @@ def health(request: Request) -> dict:
         "workers": workers,
         "probes": probes,
         "disk": disk,
-        "queue": app.state.store.counts() if db == "ok" else None,
-        "max_upload_bytes": app.state.settings.max_upload_bytes,
-        "token_required": bool(app.state.settings.token),
+        "queue": ctx.store.counts() if db == "ok" else None,
+        "max_upload_bytes": ctx.settings.max_upload_bytes,
+        "token_required": bool(ctx.settings.token),
     }
 
 
 @router.post("/session", summary="Exchange the API token for a browser cookie", tags=["service"],
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": TokenBody.model_json_schema()}}}})
-async def open_session(request: Request) -> JSONResponse:
+async def open_session(request: Request, ctx: Context) -> JSONResponse:
     """Body ``{"token": "..."}``. A locked-out address is refused before its body is read, and the
     body is bounded (the app refuses non-upload bodies over a few kB)."""
-    s = request.app.state.settings
+    s = ctx.settings
     if s.token:
-        refuse_if_locked_out(request)
+        refuse_if_locked_out(request, ctx.auth_failures)
     try:
         body = TokenBody.model_validate_json(await request.body())
     except ValueError:
         raise api_error(422, "bad_body", 'Send the token as JSON: {"token": "..."}.') from None
-    check_token(s, request, body.token)
+    check_token(s, request, body.token, ctx.auth_failures)
     resp = JSONResponse({"ok": True})
     if s.token:
         resp.set_cookie(COOKIE, body.token, httponly=True, samesite="strict", secure=request.url.scheme == "https")

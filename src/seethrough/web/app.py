@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import ConfigError
 from ..log import get_logger
 from . import api, pages
+from .context import AppContext, attach
 from .isolation import ProbePool
 from .jobs import JobManager
 from .limits import SMALL_BODY_BYTES, RateLimiter
@@ -180,14 +181,16 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.store = store
-    app.state.jobs = jobs
-    app.state.probes = probes
-    app.state.submit_limiter = RateLimiter(settings.submit_per_minute, settings.submit_burst)
-    app.state.auth_failures = RateLimiter(settings.auth_failures_per_minute, max(1, int(settings.auth_failures_per_minute)))
-    app.state.model_sha256 = model_sha
-    app.state.settings_key = settings.settings_key(model_sha)
+    attach(app, AppContext(
+        settings=settings,
+        store=store,
+        jobs=jobs,
+        probes=probes,
+        submit_limiter=RateLimiter(settings.submit_per_minute, settings.submit_burst),
+        auth_failures=RateLimiter(settings.auth_failures_per_minute, max(1, int(settings.auth_failures_per_minute))),
+        model_sha256=model_sha,
+        settings_key=settings.settings_key(model_sha),
+    ))
 
     app.add_middleware(Guard, allowed_hosts=LOOPBACK_HOSTS if is_loopback(settings.host) else None)
 

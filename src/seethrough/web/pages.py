@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from .. import __version__, facts
+from .context import context_of
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 
@@ -22,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    s = request.app.state.settings
+    s = context_of(request.app).settings
     ctx = {
         "version": __version__,
         "max_upload_mb": s.max_upload_bytes / 1e6,

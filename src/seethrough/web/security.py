@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
 
-from .limits import client_address, refuse
+from .context import Context
+from .limits import RateLimiter, client_address, refuse
 from .settings import WebSettings
 
 COOKIE = "seethrough_token"
@@ -34,16 +35,18 @@ def token_ok(settings: WebSettings, presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(presented.encode(), settings.token.encode())
 
 
-def check_token(settings: WebSettings, request: Request, presented: str | None = None) -> None:
+def check_token(settings: WebSettings, request: Request, presented: str | None = None,
+                failures: RateLimiter | None = None) -> None:
     """Raise 401 unless the request carries the configured token (no token configured: open).
 
-    Wrong tokens are counted per client address: after ``auth_failures_per_minute`` of
-    them, that address gets 429 for every token, right or wrong, until its allowance
-    refills, so the token cannot be guessed at the speed of the server.
+    Wrong tokens are counted per client address in ``failures`` (the app's
+    ``auth_failures``): after ``auth_failures_per_minute`` of them, that address gets 429
+    for every token, right or wrong, until its allowance refills, so the token cannot be
+    guessed at the speed of the server.
     """
     if not settings.token:
         return
-    failures = refuse_if_locked_out(request)
+    refuse_if_locked_out(request, failures)
     client = client_address(request)
     token = presented if presented is not None else presented_token(request)
     if not token_ok(settings, token):
@@ -55,20 +58,17 @@ def check_token(settings: WebSettings, request: Request, presented: str | None =
                             headers={"WWW-Authenticate": "Bearer"})
 
 
-def refuse_if_locked_out(request: Request):
-    """429 for an address that sent too many wrong tokens (checked before anything is read);
-    returns the app's failure counter (None outside an app)."""
-    app = request.scope.get("app")
-    failures = getattr(app.state, "auth_failures", None) if app is not None else None
+def refuse_if_locked_out(request: Request, failures: RateLimiter | None) -> None:
+    """429 for an address that sent too many wrong tokens to ``failures`` (checked before
+    anything is read; None: not counted)."""
     if failures is not None and (wait := failures.wait(client_address(request))) > 0:
         raise refuse(429, "too_many_attempts",
                      f"Too many wrong tokens from your address: wait {math.ceil(wait)} s and try again.", retry_after=wait)
-    return failures
 
 
-def require_token(request: Request) -> None:
-    """FastAPI dependency wrapping :func:`check_token` with the app's settings."""
-    check_token(request.app.state.settings, request)
+def require_token(request: Request, ctx: Context) -> None:
+    """FastAPI dependency wrapping :func:`check_token` with the app's settings and failure counter."""
+    check_token(ctx.settings, request, failures=ctx.auth_failures)
 
 
 def cross_site(request: Request) -> bool:

@@ -16,15 +16,16 @@ import numpy as np
 
 from . import __version__
 from .errors import NoFaceError, SeethroughError
-from .facts import SCHEMA_VERSION
+from . import facts
+from .facts import SCHEMA_VERSION, AnalysisStatus
 from .inference import Predictor, file_sha256, get_predictor
 from .log import get_logger
 
 log = get_logger(__name__)
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "analysis.schema.json"
-Status = Literal["ok", "no_face", "error"]
-Verdict = Literal["real", "uncertain", "fake"]
+Status = AnalysisStatus  # defined once, in facts
+Verdict = facts.Verdict  # likewise
 NARRATORS = ("template", "ollama", "openai")
 
 

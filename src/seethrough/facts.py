@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal, get_args
+
+#: How one analysis ended: a verdict (``ok``), no usable face, or an error (with its code).
+AnalysisStatus = Literal["ok", "no_face", "error"]
 
 #: The verdicts, in order from "no sign" to "manipulated", and how a page or report labels them.
-VERDICTS = ("real", "uncertain", "fake")
+Verdict = Literal["real", "uncertain", "fake"]
+VERDICTS: tuple[str, ...] = get_args(Verdict)
 VERDICT_LABELS = {"real": "Real", "uncertain": "Uncertain", "fake": "Fake"}
 
 #: Facial regions (keys of ``seethrough.faces.regions``): the label in tables and charts, the words in

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Status = Literal["ok", "no_face", "error"]
+from ..facts import AnalysisStatus
+
+Status = AnalysisStatus  # defined once, in facts
 
 #: Error codes the scan itself produces (the others come from ``analyze()``).
 WORKER_CRASHED = "worker_crashed"

@@ -1,29 +1,7 @@
 """The metadata CSV, frame counting and a summary of a dataset's rows.
 
-One CSV row (:class:`~seethrough.datasets.rows.MetaRow`) describes one media file of a dataset:
-
-``path``
-    Relative to the dataset root, POSIX separators.
-``label``
-    ``real`` or ``fake``.
-``method``
-    How a fake was made (FF++ names such as ``Deepfakes``, ``celebdf_v2``, ``dfdc``,
-    ``deeperforensics:<perturbation>``, a folder name, or ``unknown``). Real rows use
-    ``original``.
-``dataset``
-    ``ffpp``, ``celebdf``, ``dfdc``, ``deeperforensics`` or, for plain folders, the
-    root folder's name.
-``split``
-    ``train``, ``val`` or ``test`` (empty only before splits are assigned).
-``frames``
-    Frame count, empty when not counted or unreadable (images count as 1).
-``group``
-    Identity / source-video key; splits never put one group in two splits unless an
-    official split list does.
-``compression``
-    ``c0``, ``c23`` or ``c40`` when known, else empty.
-``source``
-    The original (real) video this row is, or was made from, when known.
+One CSV row is one :class:`~seethrough.datasets.rows.MetaRow` (its module lists the
+columns); the header is :data:`~seethrough.datasets.rows.COLUMNS`.
 """
 
 from __future__ import annotations

@@ -200,15 +200,23 @@ def test_list_and_search(store):
     assert names(q="nothing like it") == ([], 0)
 
 
+def _left_running(name: str, attempts: int) -> AnalysisRow:
+    """A row its server left running after ``attempts`` tries."""
+    now = utcnow()
+    return AnalysisRow(id=os.urandom(16).hex(), sha256=SHA_A, name=name, stored_path=f"uploads/{SHA_A[:2]}/{SHA_A}",
+                       kind="video", size_bytes=1234, settings_key="k1", options={"frames": 4}, narrator="template",
+                       status="running", stage="model", attempts=attempts, progress=0.5, created_at=now,
+                       updated_at=now, started_at=now)
+
+
 def test_requeue_and_restart_recovery(store):
-    a, b, c, d = (_create(store, f"{n}.mp4") for n in "abcd")
-    for _ in range(3):
-        store.claim_next()  # a, b, c running with attempts 1; d queued
+    a, b, d = (_create(store, f"{n}.mp4") for n in "abd")
+    for _ in range(2):
+        store.claim_next()  # a, b running with attempts 1; d queued
+    c = store.add(_left_running("c.mp4", attempts=2))  # c was already interrupted once before
     store.requeue([a.id], undo_attempt=True)  # a graceful stop: not the file's fault
     assert (store.get(a.id).status, store.get(a.id).attempts) == ("queued", 0)
     store.requeue([], undo_attempt=True)
-    with store._session.begin() as s:  # c was already interrupted once before
-        s.get(AnalysisRow, c.id).attempts = 2
     requeued, failed = store.recover()
     assert requeued == [b.id] and failed == [c.id]
     row_b, row_c = store.get(b.id), store.get(c.id)
@@ -216,11 +224,9 @@ def test_requeue_and_restart_recovery(store):
     assert row_c.status == "failed" and row_c.error_code == "interrupted" and "interrupted twice" in row_c.error_message
     assert store.get(d.id).status == "queued"
     # attempts never go below 0
-    with store._session.begin() as s:
-        row = s.get(AnalysisRow, d.id)
-        row.status, row.attempts = "running", 0
-    store.requeue([d.id], undo_attempt=True)
-    assert store.get(d.id).attempts == 0
+    e = store.add(_left_running("e.mp4", attempts=0))
+    store.requeue([e.id], undo_attempt=True)
+    assert store.get(e.id).attempts == 0
     assert store.recover() == ([], [])
 
 
@@ -257,9 +263,7 @@ def _insert(store: Store, settings: WebSettings, src: Path, name: str, status: s
                       settings_key="left-behind", options=settings.analysis_options(), narrator="template",
                       status=status, attempts=attempts, progress=0.3, created_at=utcnow(),
                       updated_at=utcnow() - timedelta(minutes=10))  # its server stopped beating long ago
-    with store._session.begin() as s:
-        s.add(row)
-    return row.id
+    return store.add(row).id
 
 
 def _wait(client, ids, timeout: float = 90.0) -> dict[str, dict]:

@@ -205,8 +205,7 @@ def test_result_of_unfinished_job_is_409(client, server):
     row = AnalysisRow(id=new_id(), sha256="0" * 64, name="late.jpg", stored_path="uploads/00/none", size_bytes=1,
                       settings_key="x", options={}, narrator="template", status="running", attempts=1,
                       created_at=utcnow(), updated_at=utcnow())
-    with store._session.begin() as s:
-        s.add(row)
+    store.add(row)
     try:
         assert client.get(f"/api/analyses/{row.id}").json()["status"] == "running"
         assert_plain_error(client.get(f"/api/analyses/{row.id}/result"), 409, "not_ready")

@@ -91,9 +91,7 @@ def _insert(store: Store, settings: WebSettings, data: Path, src: Path, name: st
                       settings_key="test", options=settings.analysis_options(), narrator="template", status=status,
                       attempts=attempts, progress=0.0, created_at=utcnow(),
                       updated_at=utcnow() - timedelta(seconds=silent_s if status == "running" else 0))
-    with store._session.begin() as s:
-        s.add(row)
-    return row.id
+    return store.add(row).id
 
 
 def _wait(store: Store, ids, timeout: float = 90.0) -> dict[str, AnalysisRow]:

@@ -251,6 +251,13 @@ class Store:
             s.add(row)
         return row
 
+    def add(self, row: AnalysisRow) -> AnalysisRow:
+        """Insert ``row`` exactly as built (id, status, attempts and times included, e.g. a row
+        another server left running); :meth:`create` is how a new analysis is queued."""
+        with self._session.begin() as s:
+            s.add(row)
+        return row
+
     def find_reusable(self, sha256: str, settings_key: str) -> AnalysisRow | None:
         """The newest finished, queued or running analysis of the same content and settings."""
         with self._session() as s:

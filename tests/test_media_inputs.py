@@ -97,6 +97,13 @@ def test_scan_and_validate_pick_up_iphone_photos():
 # -------------------------------------------------------------- social media and screen recordings
 
 
+def _mux_all(container, stream, frames) -> None:
+    """Encode ``frames`` into ``stream`` and flush the encoder."""
+    for frame in [*frames, None]:
+        for packet in stream.encode(frame):
+            container.mux(packet)
+
+
 def write_vertical_phone_video(path: Path, n: int = 12) -> Path:
     """A portrait recording (180x320 upright) stored landscape (320x180) with a display rotation,
     as phones record."""
@@ -106,14 +113,12 @@ def write_vertical_phone_video(path: Path, n: int = 12) -> Path:
         s = c.add_stream("libx264", rate=12)
         s.width, s.height, s.pix_fmt, s.options = 320, 180, "yuv420p", {"preset": "ultrafast", "crf": "18"}
         s.set_display_rotation(-90)  # the display turns it 90 degrees clockwise
+        frames = []
         for i in range(n):
             up = compose_frame(180, 320, scale=0.9, t=i / n)
             up[:40, :40] = RED
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(up, k=1)), format="rgb24")
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+            frames.append(av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(up, k=1)), format="rgb24"))
+        _mux_all(c, s, frames)
     return path
 
 
@@ -140,13 +145,12 @@ def write_variable_rate_video(path: Path) -> Path:
         s.width, s.height, s.pix_fmt, s.options = 320, 240, "yuv420p", {"preset": "ultrafast"}
         s.codec_context.time_base = Fraction(1, 1000)
         s.time_base = Fraction(1, 1000)
+        frames = []
         for i, ms in enumerate(VFR_MS):
             frame = av.VideoFrame.from_ndarray(compose_frame(320, 240, scale=0.6, t=i / len(VFR_MS)), format="rgb24")
             frame.pts, frame.time_base = ms, Fraction(1, 1000)
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
+            frames.append(frame)
+        _mux_all(c, s, frames)
     return path
 
 

@@ -113,6 +113,7 @@ head:
   per_source: 50
   c: 0.1
   val_frac: 0.0
+  flip_average: true
 """)
     out, report = run_fit_head(cfg)
     assert out == tmp_path / "run" / "model.pt" and out.is_file()
@@ -136,6 +137,19 @@ head:
     a = analyze(cross_source / "images" / "test_a_0.jpg", predictor=p,
                 options=AnalyzeOptions(explain=False, narrator=None))
     assert a.status == "ok" and 0.0 <= a.fake_probability <= 1.0
+    # flip_average: the model scores each face as the mean embedding of the crop and its mirror image,
+    # so a face and its mirror image get the same score; single views (as the heads were fitted) do not
+    assert meta.config["inference"] == {"flip_average": True} and p.flip_average
+    crop = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    mirror = np.ascontiguousarray(crop[:, ::-1])
+    with p.lock:
+        both, _ = p.embed([crop])
+        p.flip_average = False
+        single, _ = p.embed([crop, mirror])
+    torch.testing.assert_close(both[0], single.mean(0), rtol=1e-4, atol=1e-5)
+    assert p.score([crop]).fake_probability != pytest.approx(p.score([mirror]).fake_probability, abs=1e-6)
+    p.flip_average = True
+    assert p.score([crop]).fake_probability == pytest.approx(p.score([mirror]).fake_probability, abs=1e-6)
 
 
 def test_fit_head_needs_a_backbone(cross_source, tmp_path):

@@ -79,6 +79,8 @@ class Predictor:
         fam = cal.get("familiarity")
         self.familiarity = FamiliarityModel.from_dict(fam) if fam else None
         self.crop_margin = float(self.meta.config.get("data", {}).get("crop_margin", 1.0))
+        # Average each crop's embedding with its mirror image's (a model setting, as fitted and calibrated).
+        self.flip_average = bool((self.meta.config.get("inference") or {}).get("flip_average", False))
         # One forward at a time: hold it around embed() and anything that runs the model.
         self.lock = threading.Lock()
         self.sha256 = file_sha256(path)
@@ -129,13 +131,18 @@ class Predictor:
             hook = self.model.backbone.cam_layer.register_forward_hook(
                 lambda _m, inputs, _out: captured.append(inputs[0].detach().float()))
         try:
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
-                # Embed in chunks: same result as one batch, a fraction of the peak memory.
-                emb = torch.cat([self.model.backbone(x[i : i + self.chunk]).float() for i in range(0, len(x), self.chunk)])
+            emb = self._embed_tensor(x)
         finally:
             if hook is not None:
                 hook.remove()
+        if self.flip_average:  # the mirror view adds no Grad-CAM input: the maps explain the face as it is
+            emb = (emb + self._embed_tensor(torch.flip(x, dims=[3]))) / 2
         return emb, (torch.cat(captured) if keep_features else None)
+
+    def _embed_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
+            # Embed in chunks: same result as one batch, a fraction of the peak memory.
+            return torch.cat([self.model.backbone(x[i : i + self.chunk]).float() for i in range(0, len(x), self.chunk)])
 
     @torch.no_grad()
     def score(self, crops: list[np.ndarray], keep_features: bool = False) -> Scores:

@@ -323,13 +323,11 @@ def frame_fake_probability(predictor, crops: list[np.ndarray], batch: int = 32) 
 
     if not crops:
         return np.zeros(0, np.float64)
-    x = predictor.to_tensor(crops)
     out = []
-    with predictor.lock, torch.no_grad(), torch.autocast(
-        "cpu", dtype=torch.bfloat16, enabled=predictor.bf16 and predictor.device == "cpu"
-    ):
-        for i in range(0, len(x), batch):
-            logits = predictor.model.frame_logits(x[i : i + batch]).float()
+    with predictor.lock, torch.no_grad():
+        for i in range(0, len(crops), batch):
+            emb, _ = predictor.embed(crops[i : i + batch])  # the views analyze() scores (a mirror too, if it does)
+            logits = predictor.model.frame_head(emb).float()
             out.append(torch.softmax(logits / predictor.frame_temperature, -1)[:, 1])
     return torch.cat(out).numpy().astype(np.float64)
 

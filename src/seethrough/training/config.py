@@ -121,6 +121,9 @@ class HeadStage(_Strict):
     # share of each source (dataset folder name) in the binary fit; unlisted sources split the rest
     shares: dict[str, float] = Field(default_factory=dict)
     val_frac: float = Field(default=0.1, ge=0.0, lt=1.0)  # groups held out of a first fit, for the report
+    # the written model averages the embeddings of each face crop and its mirror image when it scores
+    # (the heads are fitted on single views either way)
+    flip_average: bool = False
     # which training fakes teach which method: a fake's method or family, or synth:<family> for pseudo-fakes
     method_of: dict[str, str] = Field(default_factory=lambda: {
         "Deepfakes": "Deepfakes", "face_swap": "Deepfakes", "reenactment": "Face2Face",

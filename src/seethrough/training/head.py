@@ -310,6 +310,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     out = Path(out) if out else cfg.output_dir / "model.pt"
     out.parent.mkdir(parents=True, exist_ok=True)
     predictor = Predictor(head.init_from)
+    predictor.flip_average = False  # the heads are fitted on single views, whatever init_from does when it scores
     settings = prep_settings(predictor, head.frames)
     parts = []
     for src in cfg.data.sources:
@@ -344,6 +345,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     config_dump = json.loads(cfg.model_dump_json())
     config_dump["data"]["crop_margin"] = predictor.crop_margin  # what analyze() crops with, as fitted
     config_dump["model_version"] = f"{cfg.name}-{__version__}"
+    config_dump["inference"] = {"flip_average": head.flip_average}
     save_checkpoint(out, model, labels={"binary": list(src_meta.binary_labels), "methods": methods},
                     preprocessing=src_meta.preprocessing, config={**config_dump, "backbone_from": str(head.init_from)},
                     metrics={"head": fit.report, **metrics},

@@ -154,3 +154,23 @@ def test_thresholds_protect_reals_and_keep_coverage():
     assert th["real_below"] <= 0.4
     strict = fit_thresholds(p, y, groups, min_coverage=0.0)
     assert strict["real_below"] < th["real_below"] and strict["fake_above"] == th["fake_above"]
+
+
+def test_calibrate_cli_passes_the_coverage_rule_on(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import seethrough.training.calibrate as cal
+    from seethrough.cli import app
+
+    seen = []
+
+    def fake_run(checkpoint, out, config, split_file, **kw):
+        seen.append(kw)
+        return out, {"thresholds": {}}
+
+    monkeypatch.setattr(cal, "run_calibration", fake_run)
+    args = ["calibrate", str(tmp_path / "m.pt"), "--out", str(tmp_path / "c.pt"), "-c", str(tmp_path / "cfg.yaml")]
+    assert CliRunner().invoke(app, [*args, "--min-coverage", "0"]).exit_code == 0
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert seen[0]["min_coverage"] == 0.0 and "min_coverage" not in seen[1]  # absent: the module's MIN_COVERAGE
+    assert CliRunner().invoke(app, [*args, "--min-coverage", "1.5"]).exit_code == 2

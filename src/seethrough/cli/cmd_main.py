@@ -297,12 +297,17 @@ def calibrate_cmd(
                                                                          "configs/benchmark_split.json)."),
     frames: int = typer.Option(32, help="Frames sampled per video, as analyze does."),
     familiarity: bool = typer.Option(True, help="Fit the familiarity gate (unfamiliar faces get no verdict)."),
+    min_coverage: Optional[float] = typer.Option(
+        None, min=0.0, max=1.0, help="Raise the real line until this share of the calibration files gets a verdict "
+                                     "(default: calibrate.MIN_COVERAGE, half; 0: the real line from the fakes alone, "
+                                     "fewer verdicts and fewer fakes called real)."),
 ) -> None:
     """Fit temperature, verdict thresholds and the familiarity gate on sources the model never saw."""
     from ..training.calibrate import run_calibration
 
     with fails_with(also=(OSError,)):
-        path, report = run_calibration(checkpoint, out, config, split_file, frames=frames, familiarity=familiarity)
+        path, report = run_calibration(checkpoint, out, config, split_file, frames=frames, familiarity=familiarity,
+                                       **({} if min_coverage is None else {"min_coverage": min_coverage}))
     console.print(json.dumps(report, indent=1))
     console.print(f"calibrated checkpoint: {path}")
 

@@ -150,7 +150,7 @@ def fit_familiarity(emb: np.ndarray, labels: np.ndarray, quantile: float = 0.975
 
 
 def calibrate(predictor, calib_items: list[Item], *, familiarity: FamiliarityModel | None, options=None,
-              progress: bool = True) -> CalibrationFit:
+              progress: bool = True, min_coverage: float = MIN_COVERAGE) -> CalibrationFit:
     """Fit temperature and thresholds on ``calib_items`` through analyze(), with ``familiarity`` gating."""
     from ..analysis import AnalyzeOptions, analyze
 
@@ -174,7 +174,7 @@ def calibrate(predictor, calib_items: list[Item], *, familiarity: FamiliarityMod
     p = 1 / (1 + np.exp(-margins / temperature))
     judged = np.array([not g for _, _, g in rows])
     sel = judged if judged.sum() >= 10 and len(set(y[judged])) == 2 else np.ones(len(rows), bool)
-    thresholds = fit_thresholds(p[sel], y[sel], [g for g, s in zip(groups, sel) if s])
+    thresholds = fit_thresholds(p[sel], y[sel], [g for g, s in zip(groups, sel) if s], min_coverage=min_coverage)
     report = {
         "files": len(calib_items), "scored": len(rows), "gated": int((~judged).sum()),
         "sources": len(set(groups)), "real": int((y == 0).sum()), "fake": int((y == 1).sum()),
@@ -204,7 +204,8 @@ def write_calibrated(checkpoint: Path, out: Path, fit: CalibrationFit, split_pat
 
 
 def run_calibration(checkpoint: Path, out: Path, config: Path, split_file: Path | None = None, *, frames: int = 32,
-                    familiarity: bool = True, max_per_label: int = 3000) -> tuple[Path, dict]:
+                    familiarity: bool = True, max_per_label: int = 3000,
+                    min_coverage: float = MIN_COVERAGE) -> tuple[Path, dict]:
     """The whole step: familiarity on the config's training crops, then temperature and thresholds
     on the calibration part of every list the config names; writes ``out``."""
     from ..analysis import AnalyzeOptions
@@ -235,7 +236,7 @@ def run_calibration(checkpoint: Path, out: Path, config: Path, split_file: Path 
             if str(it.path) not in seen:
                 seen.add(str(it.path))
                 items.append(it)
-    fit = calibrate(predictor, items, familiarity=fam,
+    fit = calibrate(predictor, items, familiarity=fam, min_coverage=min_coverage,
                     options=AnalyzeOptions(frames=frames, explain=False, narrator=None))
     if fam is not None:
         fit.report["familiarity_limit"] = round(fam.threshold, 4)

@@ -117,6 +117,7 @@ data:
     lo, hi = p.thresholds["real_below"], p.thresholds["fake_above"]
     assert 0 < lo <= 0.4 and 0.6 <= hi < 1
     assert p.meta.calibration["calibration_report"]["files"] == 5
+    assert report["min_coverage"] == 0.5  # the rule the real line was fitted under is kept with it
     # the familiarity model saw train_a only (test_a and the calib groups are never training crops)
     assert report["familiarity_sources"] == ["cross_source/train_a"]
     assert "part calib" in p.meta.calibration["fitted_on"]

@@ -178,7 +178,7 @@ def calibrate(predictor, calib_items: list[Item], *, familiarity: FamiliarityMod
     report = {
         "files": len(calib_items), "scored": len(rows), "gated": int((~judged).sum()),
         "sources": len(set(groups)), "real": int((y == 0).sum()), "fake": int((y == 1).sum()),
-        "temperature": round(temperature, 4), "thresholds": thresholds,
+        "temperature": round(temperature, 4), "thresholds": thresholds, "min_coverage": min_coverage,
     }
     log.info("calibration: %s", report)
     return CalibrationFit(temperature, thresholds, familiarity, report)

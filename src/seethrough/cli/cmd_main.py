@@ -65,21 +65,16 @@ def _print_text(a) -> None:
     from ..facts import overall_pct, pct
 
     from ..provenance import headline_statements
-    from .cmd_provenance import print_provenance
 
-    name = a.file.get("name")
+    name = escape(a.file.get("name") or "")  # a file name is printed as itself, brackets and all
     # A signed AI declaration or broken Content Credentials come before the detector's verdict.
     for s in headline_statements(a.provenance):
         colour = "magenta" if s["level"] == "declaration" else "red"
         console.print(f"[bold]{name}[/bold]: [{colour} bold]{escape(s['text'])}[/{colour} bold]", soft_wrap=True)
     if a.status != "ok":
         colour = "yellow" if a.status == "no_face" else "red"
-        console.print(f"[bold]{name}[/bold]: [{colour}]{a.status}[/{colour}] — {a.message}")
-        if a.provenance:
-            console.print("  provenance:")
-            print_provenance({**a.provenance, "statements": [s for s in a.provenance.get("statements") or []
-                                                             if s not in headline_statements(a.provenance)]},
-                             console, indent="    ")
+        console.print(f"[bold]{name}[/bold]: [{colour}]{a.status}[/{colour}] — {escape(a.message or '')}")
+        _print_provenance_rest(a.provenance)
         return
 
     colour = {"fake": "red", "uncertain": "yellow", "real": "green"}[a.verdict]
@@ -108,12 +103,21 @@ def _print_text(a) -> None:
     if len(a.tracks) > 1:
         console.print("  faces: " + ", ".join(f"#{t['track_id']} {t['verdict']} ({pct(t['fake_probability'])})"
                                               for t in a.tracks))
-    if a.provenance:
-        console.print("  provenance:")
-        print_provenance({**a.provenance, "statements": [s for s in a.provenance.get("statements") or []
-                                                         if s not in headline_statements(a.provenance)]},
-                         console, indent="    ")
+    _print_provenance_rest(a.provenance)
     console.print(f"  {len(scored)} face frames scored; model {a.model['name']}; {a.timings_ms.get('total', 0):.0f} ms")
+
+
+def _print_provenance_rest(block: dict | None) -> None:
+    """The provenance block below the verdict, less the statements already shown above it."""
+    from ..provenance import headline_statements
+    from .cmd_provenance import print_provenance
+
+    if not block:
+        return
+    shown = headline_statements(block)
+    console.print("  provenance:")
+    print_provenance({**block, "statements": [s for s in block.get("statements") or [] if s not in shown]},
+                     console, indent="    ")
 
 
 def _write_outputs(a, reports: list[Path], evidence: Path | None) -> None:

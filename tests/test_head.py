@@ -150,6 +150,24 @@ head:
     assert p.score([crop]).fake_probability != pytest.approx(p.score([mirror]).fake_probability, abs=1e-6)
     p.flip_average = True
     assert p.score([crop]).fake_probability == pytest.approx(p.score([mirror]).fake_probability, abs=1e-6)
+    # a track of several crops (a clip) alternates the views at the cost of one: every second crop is
+    # scored as its mirror image, and its Grad-CAM map explains that view, mirrored back onto the crop
+    from seethrough.explain import gradcam_from_features, gradcam_maps
+
+    assert p.mirrored_views(1).tolist() == [False] and p.mirrored_views(4).tolist() == [False, True, False, True]
+    track = p.score([crop, crop, crop], keep_features=True)
+    assert track.mirrored.tolist() == [False, True, False]
+    p.flip_average = False
+    assert not p.mirrored_views(4).any()
+    views = p.score([crop, mirror, crop])
+    reference = gradcam_maps(p, [crop, mirror])
+    p.flip_average = True
+    np.testing.assert_allclose(track.frame_probabilities, views.frame_probabilities, atol=1e-5)
+    assert track.fake_probability == pytest.approx(views.fake_probability, abs=1e-5)
+    maps = gradcam_from_features(p, track.features, mirrored=track.mirrored)
+    np.testing.assert_allclose(maps[0], reference[0], atol=1e-4)
+    np.testing.assert_allclose(maps[1], reference[1][:, ::-1], atol=1e-4)
+    assert not np.allclose(maps[1], reference[1], atol=1e-3)  # mirrored back: not the mirror view's own map
 
 
 def test_fit_head_needs_a_backbone(cross_source, tmp_path):

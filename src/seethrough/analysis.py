@@ -296,7 +296,7 @@ def _explain(result: Analysis, predictor: Predictor, crops: list, scores: Any, f
     from .explain import CAM_DESCRIPTION, aggregate_regions, gradcam_from_features, region_scores
     from .explain import evidence as ev
 
-    cams = gradcam_from_features(predictor, scores.features)
+    cams = gradcam_from_features(predictor, scores.features, mirrored=scores.mirrored)
     per_frame: dict[int, dict[str, float]] = {}
     for c, cam in zip(crops, cams):
         if c.crop_landmarks is not None:

@@ -47,6 +47,7 @@ class Scores:
     attention: np.ndarray  # (T,)
     features: torch.Tensor | None = None  # (T, C, h, w) input of the Grad-CAM layer, when asked for
     unfamiliarity: float | None = None  # distance of the face from the training faces (None: no model for it)
+    mirrored: np.ndarray | None = None  # (T,) bool: the crops scored (and explained) as their mirror image
 
 
 class Predictor:
@@ -79,7 +80,7 @@ class Predictor:
         fam = cal.get("familiarity")
         self.familiarity = FamiliarityModel.from_dict(fam) if fam else None
         self.crop_margin = float(self.meta.config.get("data", {}).get("crop_margin", 1.0))
-        # Average each crop's embedding with its mirror image's (a model setting, as fitted and calibrated).
+        # Score a face as it is and mirrored (a model setting, as fitted and calibrated): see mirrored_views().
         self.flip_average = bool((self.meta.config.get("inference") or {}).get("flip_average", False))
         # One forward at a time: hold it around embed() and anything that runs the model.
         self.lock = threading.Lock()
@@ -119,12 +120,29 @@ class Predictor:
         arr = (arr - self.mean) / self.std
         return torch.from_numpy(arr.transpose(0, 3, 1, 2).copy())
 
+    def mirrored_views(self, n: int) -> np.ndarray:
+        """Which of a track's ``n`` crops :meth:`score` sees as their mirror image. With the model's
+        ``flip_average``, the crops of a track of several alternate between the face as it is and
+        mirrored (both views at the cost of one; neighbouring frames show nearly the same face), and a
+        single crop (a photo) is scored both ways inside :meth:`embed`. Without it: none."""
+        out = np.zeros(n, bool)
+        if self.flip_average and n > 1:
+            out[1::2] = True
+        return out
+
     @torch.no_grad()
-    def embed(self, crops: list[np.ndarray], keep_features: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def embed(self, crops: list[np.ndarray], keep_features: bool = False,
+              mirrored: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(T, D) embeddings of face crops and, with ``keep_features``, the (T, C, h, w)
         input of the Grad-CAM layer captured on the way (so explaining costs no second
-        pass through the trunk). Call with ``self.lock`` held."""
+        pass through the trunk). Crops marked in ``mirrored`` are embedded as their mirror
+        image (their features are of that view). Without ``mirrored``, a model with
+        ``flip_average`` embeds every crop as the mean of the crop's and its mirror image's.
+        Call with ``self.lock`` held."""
         x = self.to_tensor(crops).to(self.device)
+        if mirrored is not None and mirrored.any():
+            idx = torch.from_numpy(np.flatnonzero(mirrored))
+            x[idx] = torch.flip(x[idx], dims=[3])
         captured: list[torch.Tensor] = []
         hook = None
         if keep_features:
@@ -135,7 +153,7 @@ class Predictor:
         finally:
             if hook is not None:
                 hook.remove()
-        if self.flip_average:  # the mirror view adds no Grad-CAM input: the maps explain the face as it is
+        if self.flip_average and mirrored is None:  # the mirror adds no Grad-CAM input: the maps explain the crop
             emb = (emb + self._embed_tensor(torch.flip(x, dims=[3]))) / 2
         return emb, (torch.cat(captured) if keep_features else None)
 
@@ -149,8 +167,9 @@ class Predictor:
         """Score the crops of one face track (an image is a track of one crop)."""
         if not crops:
             raise ValueError("score() needs at least one face crop")
+        mirrored = self.mirrored_views(len(crops))
         with self.lock:
-            emb, feats = self.embed(crops, keep_features)
+            emb, feats = self.embed(crops, keep_features, mirrored=mirrored if mirrored.any() else None)
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
                 out = self.model.forward_sequence_from_embeddings(emb.unsqueeze(0))
         logits = out.logits.float()[0].cpu()
@@ -165,6 +184,7 @@ class Predictor:
             attention=out.attention.float()[0].cpu().numpy().astype(np.float64),
             features=feats,
             unfamiliarity=self.unfamiliarity(emb),
+            mirrored=mirrored,
         )
 
     def unfamiliarity(self, emb: torch.Tensor) -> float | None:

@@ -38,8 +38,11 @@ class _HeadFromCamInput(nn.Module):
         return self.detector.forward_head(self.cam_layer(z))
 
 
-def gradcam_from_features(predictor, features: torch.Tensor, target: int = 1, batch: int = 32) -> np.ndarray:
-    """(T, S, S) float32 maps in [0, 1] from the captured cam-layer inputs (S = input size)."""
+def gradcam_from_features(predictor, features: torch.Tensor, target: int = 1, batch: int = 32,
+                          mirrored: np.ndarray | None = None) -> np.ndarray:
+    """(T, S, S) float32 maps in [0, 1] from the captured cam-layer inputs (S = input size). The
+    maps of crops scored as their mirror image (``mirrored``, :meth:`Predictor.mirrored_views`)
+    explain that view and are mirrored back, so every map lies on the crop as it is."""
     from pytorch_grad_cam import GradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -53,6 +56,8 @@ def gradcam_from_features(predictor, features: torch.Tensor, target: int = 1, ba
                 small.append(cam(input_tensor=chunk, targets=[ClassifierOutputTarget(target)] * len(chunk)))
     size = predictor.size
     maps = [cv2.resize(m.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR) for m in np.concatenate(small)]
+    if mirrored is not None:
+        maps = [m[:, ::-1] if flip else m for m, flip in zip(maps, mirrored)]
     return np.clip(np.stack(maps), 0.0, 1.0).astype(np.float32)
 
 

@@ -117,7 +117,7 @@ data:
     lo, hi = p.thresholds["real_below"], p.thresholds["fake_above"]
     assert 0 < lo <= 0.4 and 0.6 <= hi < 1
     assert p.meta.calibration["calibration_report"]["files"] == 5
-    assert report["min_coverage"] == 0.5  # the rule the real line was fitted under is kept with it
+    assert report["min_coverage"] == 0.0  # the rule the real line was fitted under is kept with it
     # the familiarity model saw train_a only (test_a and the calib groups are never training crops)
     assert report["familiarity_sources"] == ["cross_source/train_a"]
     assert "part calib" in p.meta.calibration["fitted_on"]
@@ -145,7 +145,7 @@ def test_thresholds_protect_reals_and_keep_coverage():
     p = np.r_[rng.uniform(0, 0.8, 200), rng.uniform(0.1, 0.9, 40)]
     y = np.r_[np.zeros(200, int), np.ones(40, int)]
     groups = ["ra"] * 150 + ["rb"] * 50 + ["fa"] * 20 + ["fb"] * 20
-    th = fit_thresholds(p, y, groups)
+    th = fit_thresholds(p, y, groups, min_coverage=0.5)
     for g in ("ra", "rb"):  # the fake line: each real source below the allowed share, roughly
         sel = np.array(groups) == g
         assert (p[sel] >= th["fake_above"]).mean() <= FAKE_LINE_FPR + 0.05
@@ -153,7 +153,7 @@ def test_thresholds_protect_reals_and_keep_coverage():
     covered = ((p < th["real_below"]) | (p >= th["fake_above"]))
     assert (w * covered).sum() / w.sum() >= 0.5 - 0.02  # the real line moved up to keep coverage
     assert th["real_below"] <= 0.4
-    strict = fit_thresholds(p, y, groups, min_coverage=0.0)
+    strict = fit_thresholds(p, y, groups)  # the default: no coverage rule
     assert strict["real_below"] < th["real_below"] and strict["fake_above"] == th["fake_above"]
 
 
@@ -171,7 +171,7 @@ def test_calibrate_cli_passes_the_coverage_rule_on(monkeypatch, tmp_path):
 
     monkeypatch.setattr(cal, "run_calibration", fake_run)
     args = ["calibrate", str(tmp_path / "m.pt"), "--out", str(tmp_path / "c.pt"), "-c", str(tmp_path / "cfg.yaml")]
-    assert CliRunner().invoke(app, [*args, "--min-coverage", "0"]).exit_code == 0
+    assert CliRunner().invoke(app, [*args, "--min-coverage", "0.5"]).exit_code == 0
     assert CliRunner().invoke(app, args).exit_code == 0
-    assert seen[0]["min_coverage"] == 0.0 and "min_coverage" not in seen[1]  # absent: the module's MIN_COVERAGE
+    assert seen[0]["min_coverage"] == 0.5 and "min_coverage" not in seen[1]  # absent: the module's MIN_COVERAGE
     assert CliRunner().invoke(app, [*args, "--min-coverage", "1.5"]).exit_code == 2

@@ -303,8 +303,8 @@ def calibrate_cmd(
     familiarity: bool = typer.Option(True, help="Fit the familiarity gate (unfamiliar faces get no verdict)."),
     min_coverage: Optional[float] = typer.Option(
         None, min=0.0, max=1.0, help="Raise the real line until this share of the calibration files gets a verdict "
-                                     "(default: calibrate.MIN_COVERAGE, half; 0: the real line from the fakes alone, "
-                                     "fewer verdicts and fewer fakes called real)."),
+                                     "(more verdicts, more fakes called real; default: calibrate.MIN_COVERAGE, 0: "
+                                     "the real line from the calibration fakes alone)."),
 ) -> None:
     """Fit temperature, verdict thresholds and the familiarity gate on sources the model never saw."""
     from ..training.calibrate import run_calibration
@@ -330,6 +330,23 @@ def fit_head_cmd(
         path, report = run_fit_head(config, out)
     console.print(json.dumps(report, indent=1))
     console.print(f"checkpoint: {path}  (next: seethrough calibrate {path} --out CALIBRATED -c {config})")
+
+
+@app.command("pack-training")
+def pack_training_cmd(
+    config: Path = typer.Option(..., "--config", "-c", help="Training config whose sources (train part) are packed."),
+    out: Path = typer.Option(Path(".pack"), "--out", "-o", help="Folder to write (crops, config, starting weights)."),
+    max_mb: float = typer.Option(48.0, min=1.0, help="Size of the packed crops, at most (JPEG)."),
+    quality: int = typer.Option(90, min=50, max=100, help="JPEG quality of the packed crops."),
+) -> None:
+    """Pack a frame-stage run to train where the data is not (a lent GPU): see training/pack.py."""
+    from ..training.config import load_config
+    from ..training.pack import write_pack
+
+    with fails_with(also=(OSError,)):
+        report = write_pack(load_config(config), out, max_mb=max_mb, quality=quality)
+    console.print(json.dumps(report, indent=1))
+    console.print(f"pack: {out}  (there: PYTHONPATH=src python3 -m seethrough.training.pack {out} OUT --minutes 9)")
 
 
 @app.command("finetune")

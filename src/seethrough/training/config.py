@@ -31,6 +31,7 @@ class _Listed(_Strict):
     heldout: Path | None = None
     part: Literal["train", "calib", "test"] = "train"
     skip_grid: bool = True  # composites (grid=1) are whole-file tests, never training crops
+    only: Literal["real", "fake"] | None = None  # use only the rows of this label (e.g. reals for self-blends)
     # What "a source" is for source-balanced sampling (frames.source_balance): the whole list,
     # or each of its groups (e.g. cross_source's repositories).
     balance_by: Literal["list", "group"] = "list"
@@ -51,6 +52,14 @@ class VideoSource(_Listed):
     frames: int = 16
 
 
+class PackedSource(_Strict):
+    """Face crops packed into one file by ``seethrough pack-training`` (see ``training/pack.py``):
+    a run that travels to a machine without the data folders."""
+
+    kind: Literal["packed"] = "packed"
+    path: Path
+
+
 class SynthConfig(_Strict):
     """Pseudo-fakes made from real faces during training (see ``seethrough.synth``)."""
 
@@ -63,7 +72,7 @@ class SynthConfig(_Strict):
 
 
 class DataConfig(_Strict):
-    sources: list[Annotated[CropSource | VideoSource, Field(discriminator="kind")]]
+    sources: list[Annotated[CropSource | VideoSource | PackedSource, Field(discriminator="kind")]]
     image_size: int = 224
     crop_margin: float = 1.0  # face crop margin at inference for video sources (1.0 = tight, as the DFDC crops)
     val_frac: float = 0.1
@@ -97,6 +106,9 @@ class FrameStage(_Strict):
     source_balance: float = Field(default=0.0, ge=0.0, le=1.0)
     eval_every: int = 0  # steps; 0 = once per epoch
     checkpoint_every: int = 100  # steps between resumable checkpoints
+    # a time budget: after the first steps, the stage is shortened to end within it (the learning-rate
+    # schedule with it); None = the epochs above, however long they take
+    max_minutes: float | None = Field(default=None, gt=0)
     max_val: int = 2000  # validation items per evaluation (CPU budget)
 
 
@@ -143,6 +155,11 @@ class TrainConfig(_Strict):
     head: HeadStage = Field(default_factory=HeadStage)
     methods: list[str] = Field(default_factory=lambda: ["Deepfakes", "FaceSwap", "Face2Face"])
 
+    @property
+    def listed_sources(self) -> list[CropSource | VideoSource]:
+        """The data sources read from lists (CSV files), not from a pack."""
+        return [s for s in self.data.sources if not isinstance(s, PackedSource)]
+
     def resolve_paths(self, base: Path) -> "TrainConfig":
         """Make every relative path absolute against ``base`` (the config file's folder)."""
         def fix(p: Path | None) -> Path | None:
@@ -150,7 +167,10 @@ class TrainConfig(_Strict):
                 return p
             return (base / p).resolve()
 
-        for s in [*self.data.sources, *self.temporal.sources]:
+        for packed in self.data.sources:
+            if isinstance(packed, PackedSource):
+                packed.path = fix(packed.path)
+        for s in [*self.listed_sources, *self.temporal.sources]:
             s.csv = fix(s.csv)
             s.root = fix(s.root)
             s.heldout = fix(s.heldout)

@@ -92,6 +92,8 @@ def read_source_rows(src, what: str = "Crop list") -> list[dict]:
         rows = [r for r in rows if split.part_of_row(dataset, r) == src.part]
     if src.skip_grid:
         rows = [r for r in rows if str(r.get("grid", "")).strip() != "1"]
+    if src.only is not None:
+        rows = [r for r in rows if label_of(r["label"]) == (src.only == "fake")]
     if src.limit:
         rows = rows[: src.limit]
     return rows
@@ -109,7 +111,7 @@ def row_source(src, r: dict) -> str:
 
 def selection_key(src) -> list:
     """What, besides the number of rows, decides which rows a cache holds."""
-    return [str(src.heldout), src.part, src.skip_grid]
+    return [str(src.heldout), src.part, src.skip_grid, *([src.only] if src.only else [])]
 
 
 def load_crop_table(src: CropSource, size: int, cache_dir: Path, landmarks: bool = True) -> CropTable:

@@ -313,7 +313,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     predictor.flip_average = False  # the heads are fitted on single views, whatever init_from does when it scores
     settings = prep_settings(predictor, head.frames)
     parts = []
-    for src in cfg.data.sources:
+    for src in cfg.listed_sources:
         rows = sample_rows(read_source_rows(src, "Head source"), head.per_source, cfg.seed)
         files = crop_source_files(src, rows, settings, cfg.data.cache_dir, progress=progress)
         log.info("fit-head: %s: %d of %d files have a face", src.csv, len(files), len(rows))

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm.auto import tqdm
 
 from ..log import get_logger
-from .config import CropSource, TrainConfig, dump_config
+from .config import CropSource, PackedSource, TrainConfig, dump_config
 from .data import IGNORE, CropTable, FrameDataset, group_split, load_crop_table
 from .metrics import roc_auc
 
@@ -54,7 +54,11 @@ def concat_tables(tables: list[CropTable]) -> CropTable:
 def load_tables(cfg: TrainConfig) -> CropTable:
     tables = []
     for src in cfg.data.sources:
-        if isinstance(src, CropSource):
+        if isinstance(src, PackedSource):
+            from .pack import load_packed_table
+
+            tables.append(load_packed_table(src.path))
+        elif isinstance(src, CropSource):
             tables.append(load_crop_table(src, cfg.data.image_size, cfg.data.cache_dir))
         else:
             from .videos import load_video_table
@@ -237,6 +241,9 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
              fs.batch_size, ctx.world_size)
     bar = tqdm(total=total, initial=step, desc="frame stage", unit="step", dynamic_ncols=True, disable=not ctx.is_main)
     t0, run_loss, n_loss = time.time(), 0.0, 0
+    budget = _TimeBudget(fs.max_minutes, step) if fs.max_minutes else None
+    if budget is not None and not fs.eval_every:
+        eval_every = total + 1  # none while the pace is measured; then spread over the steps that fit
     while step < total:
         ds.epoch = step // len(loader)
         if hasattr(loader.sampler, "set_epoch"):
@@ -257,6 +264,12 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
             step += 1
             run_loss, n_loss = run_loss + loss.item(), n_loss + 1
             bar.update(1)
+            if budget is not None and (fit := budget.steps_that_fit(step, total)) is not None:
+                total = fit
+                bar.total = total
+                bar.refresh()
+                if not fs.eval_every:  # the evaluations, spread over the steps that fit
+                    eval_every = max(len(loader), (total - step) // _TimeBudget.EVALUATIONS)
             bar.set_postfix(loss=f"{run_loss / n_loss:.3f}")
             done = step >= total
             if (step % eval_every == 0 or done) and ctx.is_main:
@@ -284,6 +297,36 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     record_rank(out, ctx, model, step)
     ctx.barrier()  # every rank leaves with frames_best.pt written
     return out / "frames_best.pt"
+
+
+class _TimeBudget:
+    """Shortens a stage to end within ``minutes``: once, after the first :attr:`PROBE` steps, the
+    planned total becomes the steps their pace fits in the time left (evaluations and
+    checkpoints are allowed :attr:`MARGIN` of it; without ``eval_every`` the stage evaluates
+    :attr:`EVALUATIONS` times, not once per epoch)."""
+
+    PROBE = 20
+    MARGIN = 0.15
+    EVALUATIONS = 8
+
+    def __init__(self, minutes: float, start_step: int) -> None:
+        self.deadline = time.monotonic() + minutes * 60
+        self.start_step = start_step
+        self.t_start = time.monotonic()
+        self.decided = False
+
+    def steps_that_fit(self, step: int, total: int) -> int | None:
+        """The new total (never longer than ``total``) at the step that decides it; None otherwise."""
+        if self.decided or step - self.start_step < self.PROBE:
+            return None
+        self.decided = True
+        now = time.monotonic()
+        per_step = (now - self.t_start) / (step - self.start_step)
+        fit = step + int((self.deadline - now) * (1 - self.MARGIN) / per_step)
+        new_total = max(step, min(total, fit))
+        if new_total < total:
+            log.info("time budget: %d of %d planned steps fit (%.2f s a step)", new_total, total, per_step)
+        return new_total
 
 
 def _sampler(ds, labels: np.ndarray, oversample: bool, seed: int, ctx, source_weights: np.ndarray | None = None):

@@ -14,35 +14,29 @@ explaining a 10 s 720p clip end to end in under 3 s on 2 CPU cores, no LLM. Writ
 
 from __future__ import annotations
 
-import argparse
 import platform
 import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from _common import bench_clip, clip_bench_args, write_table
 
 STAGES = ("probe", "decode", "faces", "model", "explain", "narrate")
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--frames", type=int, default=32)
-    args = ap.parse_args()
+    args = clip_bench_args(__doc__)
 
     import torch
 
     from seethrough.analysis import AnalyzeOptions, analyze
     from seethrough.inference import Predictor
     from seethrough.report import write_report, write_reports
-    from seethrough.testing import make_face_video
 
-    work = Path(tempfile.mkdtemp(prefix="st-bench-"))
-    clip = make_face_video(work / "720p.mp4", n_frames=250, fps=25, size=(1280, 720), scale=1.2)
+    clip = bench_clip("st-bench-")
+    work = clip.parent
     predictor = Predictor(args.model)
     configs = {
         "scores only": AnalyzeOptions(frames=args.frames, explain=False, narrator=None),
@@ -105,11 +99,7 @@ def main() -> None:
         f"Peak memory of a fresh process explaining the clip once (max RSS): {peak_mb:.0f} MB",
         "",
     ]
-    text = "\n".join(lines)
-    out = Path(__file__).parent / "results" / "analyze.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
-    print(text)
+    write_table("analyze.md", "\n".join(lines))
 
 
 if __name__ == "__main__":

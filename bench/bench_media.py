@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import write_table
+
 
 def write_clip(path: Path, *, gop: int, bframes: int, preset: str, seconds: float = 10, fps: int = 25) -> Path:
     import av
@@ -120,11 +122,7 @@ def main() -> None:
         for name, fn in methods.items():
             secs, count = timed(lambda fn=fn, path=path: fn(path, args.n), args.repeat)
             lines.append(f"| {clip} | {name} | {secs:.3f} | {count} |")
-    text = "\n".join(lines) + "\n"
-    out = Path(__file__).parent / "results" / "media.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
-    print(text)
+    write_table("media.md", "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

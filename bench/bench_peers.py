@@ -14,14 +14,13 @@ Writes ``bench/results/peers.md``; run it on a quiet machine (nothing else on th
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
+
+from _common import bench_clip, clip_bench_args, write_table
 
 # name, timm architecture, input size, who uses it
 PEERS = [
@@ -74,18 +73,11 @@ def time_backbone(arch: str, size: int, n: int, repeat: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--model", type=Path, default=None)
-    ap.add_argument("--frames", type=int, default=32)
-    args = ap.parse_args()
+    args = clip_bench_args(__doc__)
 
     # Peak memory first, from a small parent: Linux carries the parent's resident size into a
     # child's max RSS across fork/exec, so a parent holding big models would inflate every figure.
-    from seethrough.testing import make_face_video
-
-    work = Path(tempfile.mkdtemp(prefix="st-peers-"))
-    clip = make_face_video(work / "720p.mp4", n_frames=250, fps=25, size=(1280, 720), scale=1.2)
+    clip = bench_clip("st-peers-")
     ours_peak = child_peak_mb(_OURS, str(clip), *([str(args.model)] if args.model else []))
     peer_peaks = [child_peak_mb(_CHILD, arch, str(size), str(args.frames)) for _, arch, size, _ in PEERS]
 
@@ -137,11 +129,7 @@ def main() -> None:
         f"1.5 GB — {'met' if ours_peak < 1536 else 'missed'} ({ours_peak:.0f} MB).",
         "",
     ]
-    text = "\n".join(lines)
-    out = Path(__file__).parent / "results" / "peers.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
-    print(text)
+    write_table("peers.md", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
+
+from _common import write_table
 
 
 def main() -> None:
@@ -56,11 +57,7 @@ def main() -> None:
         rows.append((label, rate(step)))
     lines = [f"# {args.backbone} at 224x224, batch {args.batch}, {torch.get_num_threads()} threads", "",
              "| pass | images/s |", "|---|---|"] + [f"| {k} | {v:.1f} |" for k, v in rows] + [""]
-    text = "\n".join(lines)
-    out = Path(__file__).parent / "results" / "training.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(text)
-    print(text)
+    write_table("training.md", "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..facts import SCHEMA_VERSION
+from ..facts import SCHEMA_VERSION, VERDICTS
 from ..log import get_logger
 from .context import AppContext, Context
 from .limits import check_declared_size, check_disk, check_queue, check_rate, client_address, disk_status
 from .security import COOKIE, check_token, refuse_if_locked_out, require_token
-from .store import AnalysisRow
+from .store import STATUSES, AnalysisRow
 from .uploads import ReceivedFile, UploadProblem, probe_status, probe_upload, receive_multipart, store_upload
 
 log = get_logger(__name__)
@@ -118,17 +118,9 @@ class EvidenceKind(str, Enum):
     frame = "frame"
 
 
-class Verdict(str, Enum):
-    real = "real"
-    uncertain = "uncertain"
-    fake = "fake"
-
-
-class JobStatus(str, Enum):
-    queued = "queued"
-    running = "running"
-    done = "done"
-    failed = "failed"
+# The query filters' choices, from where each is defined (the OpenAPI document lists them).
+Verdict = Enum("Verdict", {v: v for v in VERDICTS}, type=str)
+JobStatus = Enum("JobStatus", {s: s for s in STATUSES}, type=str)
 
 
 class TokenBody(BaseModel):

@@ -20,7 +20,7 @@ import math
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -51,7 +51,9 @@ from ..log import get_logger
 
 log = get_logger(__name__)
 
-STATUSES = ("queued", "running", "done", "failed")
+#: A job's states, in order (the `status` column; the API's status filter derives from it).
+JobStatus = Literal["queued", "running", "done", "failed"]
+STATUSES: tuple[str, ...] = get_args(JobStatus)
 #: Runs a job gets when what stopped it was not the file (server crash, killed worker, full disk).
 MAX_ATTEMPTS = 2
 #: pg_advisory_xact_lock key held while the tables are created ("seethrough" in ASCII, truncated).
@@ -363,7 +365,7 @@ class Store:
                 .values(**_fit({"stage": stage}), progress=round(float(progress), 4), updated_at=utcnow())
             )
 
-    def finish(self, analysis_id: str, *, status: str, result: dict | None, artefacts: dict | None,
+    def finish(self, analysis_id: str, *, status: JobStatus, result: dict | None, artefacts: dict | None,
                error_code: str | None = None, error_message: str | None = None) -> bool:
         """Store a finished job; False when the row was deleted meanwhile."""
         now = utcnow()

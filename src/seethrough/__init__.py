@@ -1,3 +1,3 @@
 """seethrough: offline-first, explainable deepfake detection for face videos and images."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -5,7 +5,7 @@
 # (configs/model_v3.yaml) is what the bundled model comes from.
 #
 # Here, before (the data is here, not there):
-#   .venv/bin/seethrough pack-training -c configs/model_v4_sbi.yaml --out .pack     (~48 MB)
+#   .venv/bin/seethrough pack-training -c configs/model_v4_sbi.yaml --out .pack     (40 MB)
 #   bash scripts/gpu_train.sh --wheels                                               (pydantic for the
 #        machine's Python 3.12 into .whl; it has PyTorch, timm, OpenCV, PyYAML, tqdm, matplotlib)
 # There, as one call:  run  command="bash scripts/gpu_train.sh"  carry=[".pack", ".whl"]  timeout_s=600

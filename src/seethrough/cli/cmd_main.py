@@ -336,7 +336,8 @@ def fit_head_cmd(
 def pack_training_cmd(
     config: Path = typer.Option(..., "--config", "-c", help="Training config whose sources (train part) are packed."),
     out: Path = typer.Option(Path(".pack"), "--out", "-o", help="Folder to write (crops, config, starting weights)."),
-    max_mb: float = typer.Option(48.0, min=1.0, help="Size of the packed crops, at most (JPEG)."),
+    max_mb: float = typer.Option(40.0, min=1.0, help="Size of the whole pack, at most (crops, arrays, weights): a "
+                                                     "lent GPU takes 64 MiB with the working tree."),
     quality: int = typer.Option(90, min=50, max=100, help="JPEG quality of the packed crops."),
 ) -> None:
     """Pack a frame-stage run to train where the data is not (a lent GPU): see training/pack.py."""

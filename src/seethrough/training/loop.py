@@ -300,8 +300,9 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
 
 
 class _TimeBudget:
-    """Shortens a stage to end within ``minutes``: once, after the first :attr:`PROBE` steps, the
-    planned total becomes the steps their pace fits in the time left (evaluations and
+    """Shortens a stage to end within ``minutes``: once, after the first :attr:`PROBE` steps (or
+    a tenth of the budget, if that comes first, with two steps at least), the planned total
+    becomes the steps their pace fits in the time left (evaluations and
     checkpoints are allowed :attr:`MARGIN` of it; without ``eval_every`` the stage evaluates
     :attr:`EVALUATIONS` times, not once per epoch)."""
 
@@ -310,6 +311,7 @@ class _TimeBudget:
     EVALUATIONS = 8
 
     def __init__(self, minutes: float, start_step: int) -> None:
+        self.minutes = minutes
         self.deadline = time.monotonic() + minutes * 60
         self.start_step = start_step
         self.t_start = time.monotonic()
@@ -317,11 +319,11 @@ class _TimeBudget:
 
     def steps_that_fit(self, step: int, total: int) -> int | None:
         """The new total (never longer than ``total``) at the step that decides it; None otherwise."""
-        if self.decided or step - self.start_step < self.PROBE:
+        now, done = time.monotonic(), step - self.start_step
+        if self.decided or done < 2 or (done < self.PROBE and now - self.t_start < 0.1 * self.minutes * 60):
             return None
         self.decided = True
-        now = time.monotonic()
-        per_step = (now - self.t_start) / (step - self.start_step)
+        per_step = (now - self.t_start) / done
         fit = step + int((self.deadline - now) * (1 - self.MARGIN) / per_step)
         new_total = max(step, min(total, fit))
         if new_total < total:

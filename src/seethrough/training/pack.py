@@ -4,7 +4,7 @@ crop caches (a lent accelerator gets a copy of the working tree and nothing besi
 
 Here, where the data is::
 
-    seethrough pack-training -c configs/model_v4_sbi.yaml --out .pack --max-mb 48
+    seethrough pack-training -c configs/model_v4_sbi.yaml --out .pack --max-mb 40
 
 There (PyTorch, timm, OpenCV, PyYAML and pydantic are all it needs; no install of seethrough)::
 
@@ -63,9 +63,10 @@ def encode(image: np.ndarray, quality: int) -> bytes:
     return buf.tobytes()
 
 
-def write_pack(cfg: TrainConfig, out: Path, *, max_mb: float = 48.0, quality: int = 90,
+def write_pack(cfg: TrainConfig, out: Path, *, max_mb: float = 40.0, quality: int = 90,
                table: CropTable | None = None) -> dict:
-    """Write the pack for ``cfg`` into ``out``; returns what went in (also ``out/pack.json``)."""
+    """Write the pack for ``cfg`` into ``out``, at most ``max_mb`` in all (crops, arrays, starting
+    weights); returns what went in (also ``out/pack.json``)."""
     import torch
 
     from .loop import build_model, load_weights, load_tables
@@ -76,30 +77,33 @@ def write_pack(cfg: TrainConfig, out: Path, *, max_mb: float = 48.0, quality: in
     if not len(table):
         raise ConfigError("The config's sources give no training crops to pack.")
     out.mkdir(parents=True, exist_ok=True)
-    budget = int(max_mb * 1024 * 1024)
-    blobs, kept, size = [], [], 0
-    for i in choose_rows(table, cfg.seed):
-        blob = encode(np.asarray(table.images[i]), quality)
-        if size + len(blob) > budget:
-            break
-        blobs.append(blob)
-        kept.append(int(i))
-        size += len(blob)
-    if not kept:
-        raise ConfigError(f"Not one crop fits in --max-mb {max_mb}.")
-    sub = table.subset(np.asarray(kept))
-    offsets = np.cumsum([0, *map(len, blobs)]).astype(np.int64)
-    np.savez(out / TABLE, jpeg=np.frombuffer(b"".join(blobs), np.uint8), offsets=offsets,
-             landmarks=sub.landmarks.astype(np.float32), labels=sub.labels.astype(np.int64),
-             methods=np.array(sub.methods), groups=np.array(sub.groups), paths=np.array(sub.paths),
-             sources=np.array(sub.sources or ["all"] * len(sub)))
+    budget = int(max_mb * 2**20)
 
-    # The starting weights travel as a state dict (half precision: a third of the budget less).
+    # The starting weights travel as a state dict (half precision: half the size).
     model = build_model(cfg)
     if cfg.frames.init_from:
         model.load_state_dict(load_weights(cfg.frames.init_from))
     torch.save({"model": {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}},
                out / INIT)
+    left = budget - (out / INIT).stat().st_size
+
+    order = choose_rows(table, cfg.seed)
+    blobs, size = [], 0
+    for i in order:
+        blob = encode(np.asarray(table.images[i]), quality)
+        if size + len(blob) > left:
+            break
+        blobs.append(blob)
+        size += len(blob)
+    while blobs:  # the arrays beside the crops count too: drop crops from the end until all fits
+        sub = _write_table(out / TABLE, table, order[: len(blobs)], blobs)
+        over = (out / TABLE).stat().st_size - left
+        if over <= 0:
+            break
+        blobs = blobs[: max(0, len(blobs) - max(1, int(over / (size / len(blobs)))) - 1)]
+    if not blobs:
+        (out / TABLE).unlink(missing_ok=True)
+        raise ConfigError(f"Not one crop fits in {max_mb} MB beside the starting weights.")
 
     packed = cfg.model_copy(deep=True)
     packed.data.sources = [PackedSource(path=Path(TABLE))]
@@ -109,14 +113,26 @@ def write_pack(cfg: TrainConfig, out: Path, *, max_mb: float = 48.0, quality: in
     packed.temporal.enabled, packed.temporal.sources = False, []  # sequences do not travel; fit-head follows
     packed.output_dir = Path("run")
     dump_config(packed, out / CONFIG)
+    sources = np.array(sub.sources or ["all"] * len(sub))
     report = {
         "crops": len(sub), "of": len(table), "real": int((sub.labels == 0).sum()), "fake": int((sub.labels == 1).sum()),
-        "by_source": {s: int(n) for s, n in zip(*np.unique(np.array(sub.sources or ["all"] * len(sub)), return_counts=True))},
+        "by_source": {s: int(n) for s, n in zip(*np.unique(sources, return_counts=True))},
         "jpeg_quality": quality, "mb": round(sum(p.stat().st_size for p in out.iterdir()) / 2**20, 1),
     }
     (out / REPORT).write_text(json.dumps(report, indent=1))
     log.info("packed %d of %d crops into %s (%.1f MB)", report["crops"], report["of"], out, report["mb"])
     return report
+
+
+def _write_table(path: Path, table: CropTable, rows: np.ndarray, blobs: list[bytes]) -> CropTable:
+    """The crops (JPEG bytes, one buffer) and their arrays, compressed; returns the packed subset."""
+    sub = table.subset(np.asarray(rows))
+    offsets = np.cumsum([0, *map(len, blobs)]).astype(np.int64)
+    np.savez_compressed(path, jpeg=np.frombuffer(b"".join(blobs), np.uint8), offsets=offsets,
+                        landmarks=sub.landmarks.astype(np.float32), labels=sub.labels.astype(np.int64),
+                        methods=np.array(sub.methods), groups=np.array(sub.groups), paths=np.array(sub.paths),
+                        sources=np.array(sub.sources or ["all"] * len(sub)))
+    return sub
 
 
 def load_packed_table(path: Path) -> CropTable:

@@ -119,3 +119,13 @@ def test_a_source_can_give_its_reals_only(dataset):
     everything = load_tables(load_config(dataset / "tiny.yaml"))
     assert len(reals) == 16 and not reals.labels.any()
     assert sorted(reals.paths) == sorted(p for p, y in zip(everything.paths, everything.labels) if y == 0)
+
+
+def test_the_time_budget_is_refused_under_torchrun(dataset):
+    from seethrough.training.config import load_config
+    from seethrough.training.distributed import DistContext
+    from seethrough.training.loop import train_frames
+
+    write_tiny_config(dataset, frames={"max_minutes": 1}, temporal=False)
+    with pytest.raises(ConfigError, match="one process"):
+        train_frames(load_config(dataset / "tiny.yaml"), ctx=DistContext(world_size=2, rank=1))

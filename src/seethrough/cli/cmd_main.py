@@ -347,7 +347,7 @@ def pack_training_cmd(
     with fails_with(also=(OSError,)):
         report = write_pack(load_config(config), out, max_mb=max_mb, quality=quality)
     console.print(json.dumps(report, indent=1))
-    console.print(f"pack: {out}  (there: PYTHONPATH=src python3 -m seethrough.training.pack {out} OUT --minutes 9)")
+    console.print(f"pack: {out}  (there: PYTHONPATH=src python3 -m seethrough.training.pack {out} OUT --minutes 8)")
 
 
 @app.command("finetune")

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, WeightedRandomSampler
 from tqdm.auto import tqdm
 
+from ..errors import ConfigError
 from ..log import get_logger
 from .config import CropSource, PackedSource, TrainConfig, dump_config
 from .data import IGNORE, CropTable, FrameDataset, group_split, load_crop_table
@@ -182,6 +183,8 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     from .distributed import DistContext, record_rank, wrap
 
     ctx = ctx or DistContext()
+    if cfg.frames.max_minutes and ctx.enabled:  # each process would time itself and stop at a step of its own
+        raise ConfigError("frames.max_minutes works in one process (one GPU or the CPU); under torchrun set epochs.")
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     if ctx.is_main:

@@ -6,13 +6,14 @@ Here, where the data is::
 
     seethrough pack-training -c configs/model_v4_sbi.yaml --out .pack --max-mb 40
 
-There (PyTorch, timm, OpenCV, PyYAML and pydantic are all it needs; no install of seethrough)::
+There (PyTorch, timm, OpenCV, PyYAML, tqdm, matplotlib and pydantic are all it needs; no install
+of seethrough; ``scripts/gpu_train.sh`` is the prepared command)::
 
-    PYTHONPATH=src python3 -m seethrough.training.pack .pack OUT --minutes 9 --workers 14
+    PYTHONPATH=src python3 -m seethrough.training.pack .pack OUT --minutes 8 --workers 14
 
 The crops are the ones ``load_tables`` gives for the config (so the committed split holds:
 only ``train`` parts, never composites), drawn evenly over the sources and labels until the
-JPEG-encoded pack reaches ``--max-mb``. The run is the ordinary frame stage
+whole pack (JPEG crops, compressed arrays, half-precision starting weights) reaches ``--max-mb``. The run is the ordinary frame stage
 (:func:`~seethrough.training.loop.train_frames`) under a time budget, exported as a checkpoint
 that ``seethrough fit-head`` and ``seethrough calibrate`` take back here.
 """

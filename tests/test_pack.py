@@ -72,6 +72,11 @@ def test_a_pack_trains_with_nothing_beside_it(dataset, tmp_path):
     trained = torch.load(out / "model.pt", map_location="cpu", weights_only=False)["state_dict"]
     key = next(k for k in start if k.startswith("backbone.") and k.endswith("weight") and start[k].ndim == 4)
     assert not torch.allclose(start[key].float(), trained[key].float())  # it trained
+    # back here, the checkpoint is what fit-head and calibrate start from: it loads and scores
+    from seethrough.inference import Predictor
+
+    s = Predictor(out / "model.pt").score([packed.images[0], packed.images[1]])
+    assert 0.0 <= s.fake_probability <= 1.0 and len(s.frame_probabilities) == 2
 
 
 def test_a_size_limit_keeps_the_pack_balanced(dataset, tmp_path):

@@ -7,7 +7,8 @@
 # Here, before (the data is here, not there):
 #   .venv/bin/seethrough pack-training -c configs/model_v4_sbi.yaml --out .pack     (40 MB)
 #   bash scripts/gpu_train.sh --wheels                                               (pydantic for the
-#        machine's Python 3.12 into .whl; it has PyTorch, timm, OpenCV, PyYAML, tqdm, matplotlib)
+#        machine's Python 3.12 into .whl, with typing-extensions; it has PyTorch, timm, OpenCV, PyYAML,
+#        tqdm, matplotlib, scikit-learn)
 # There, as one call:  run  command="bash scripts/gpu_train.sh"  carry=[".pack", ".whl"]  timeout_s=600
 # Here, after:  seethrough fit-head / calibrate with head.init_from = the returned model.pt, then
 #   bench/bench_generalisation.py decides whether it ships.
@@ -15,8 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--wheels" ]; then
-    versions=$(.venv/bin/python -m pip list --format=freeze 2>/dev/null \
-        | grep -i -E '^(pydantic|pydantic[-_]core|annotated[-_]types|typing[-_]inspection)==')
+    versions=$(.venv/bin/python -m pip list --format=freeze \
+        | grep -i -E '^(pydantic|pydantic[-_]core|annotated[-_]types|typing[-_]inspection|typing[-_]extensions)==') \
+        || { echo "no pydantic in .venv: run make install first" >&2; exit 2; }
     rm -rf .whl && mkdir -p .whl
     # shellcheck disable=SC2086
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
@@ -33,8 +35,8 @@ mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
 export PYTHONPATH="$PWD/src:/tmp/site" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
-python3 -c "import torch, timm, cv2, pydantic, yaml; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'timm', timm.__version__)"
-python3 -m seethrough.training.pack .pack /tmp/run --minutes "$MINUTES" --workers "$(( $(nproc) - 2 ))" 2>&1 \
+python3 -c "import torch, timm, cv2, pydantic, yaml, sklearn, matplotlib; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), 'timm', timm.__version__)"
+python3 -m seethrough.training.pack .pack /tmp/run --minutes "$MINUTES" --workers "$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))" 2>&1 \
     | tr '\r' '\n' | grep -v '^frame stage: ' | tee "$OUT/train.log"
 cp /tmp/run/model.pt /tmp/run/metrics_frames.csv /tmp/run/config.yaml "$OUT"/
 cp /tmp/run/curves_frames.png "$OUT"/ 2>/dev/null || true

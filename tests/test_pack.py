@@ -92,6 +92,9 @@ def test_a_size_limit_keeps_the_pack_balanced(dataset, tmp_path):
     assert sum(p.stat().st_size for p in (tmp_path / "small").iterdir()) <= limit * 2**20 + 4096  # + config, report
     with pytest.raises(ConfigError, match="Not one crop fits"):
         write_pack(cfg, tmp_path / "none", max_mb=weights / 2**20)
+    (tmp_path / "small" / "notes.txt").write_text("mine")  # the whole folder travels: only the pack in it
+    with pytest.raises(ConfigError, match="holds other files"):
+        write_pack(cfg, tmp_path / "small", max_mb=limit)
     with pytest.raises(ConfigError, match="already reads a pack"):
         write_pack(load_config(tmp_path / "small" / "config.yaml"), tmp_path / "again")
 
@@ -111,6 +114,11 @@ def test_the_time_budget_shortens_the_frame_stage(dataset):
     assert 20 < last < planned  # it ran past the pace probe and stopped far short of 2,000 epochs
     assert elapsed < 90  # 15 s of budget; start-up on top
     assert 2 <= len(history) <= 10  # spread evaluations, not one per epoch
+    # run again (resume): the shorter plan holds, nothing more is trained
+    t = time.monotonic()
+    train_frames(cfg, resume=True)
+    assert len(list(csv.DictReader(open(cfg.output_dir / "metrics_frames.csv")))) == len(history)
+    assert time.monotonic() - t < 30
 
 
 def test_a_source_can_give_its_reals_only(dataset):

@@ -64,5 +64,6 @@ def gradcam_from_features(predictor, features: torch.Tensor, target: int = 1, ba
 def gradcam_maps(predictor, crops: list[np.ndarray], target: int = 1) -> np.ndarray:
     """(T, S, S) float32 maps in [0, 1] for face crops (S = the model's input size)."""
     with predictor.lock:
-        _, features = predictor.embed(crops, keep_features=True)
+        # the crops as they are, one pass (no mirror view: the maps explain the crop)
+        _, features = predictor.embed(crops, keep_features=True, mirrored=np.zeros(len(crops), bool))
     return gradcam_from_features(predictor, features, target=target)

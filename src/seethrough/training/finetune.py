@@ -102,7 +102,7 @@ def finetune(
         cfg.data.cache_dir = out_dir / "cache"
     cfg.frames = cfg.frames.model_copy(update={
         "init_from": Path(checkpoint), "epochs": epochs, "lr": lr, "freeze_stages": freeze_stages,
-        "warmup_steps": 5, "eval_every": 0, "checkpoint_every": 20,
+        "warmup_steps": 5, "eval_every": 0, "checkpoint_every": 20, "max_minutes": None,
         "batch_size": min(cfg.frames.batch_size, 16)})
     src = VideoSource(csv=listing, root=Path("/"), frames=frames)
     tables = [load_video_table(src, cfg.data.image_size, cfg.data.crop_margin, cfg.data.cache_dir)]

@@ -309,6 +309,8 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     seed_everything(cfg.seed)
     out = Path(out) if out else cfg.output_dir / "model.pt"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if not cfg.listed_sources:
+        raise ConfigError(f"{config}: fit-head reads its files from listed sources (CSV), not from a pack.")
     predictor = Predictor(head.init_from)
     predictor.flip_average = False  # the heads are fitted on single views, whatever init_from does when it scores
     settings = prep_settings(predictor, head.frames)

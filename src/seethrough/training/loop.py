@@ -235,6 +235,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, best, history = state["step"], state["best"], state["history"]
+        total = min(total, state.get("total", total))  # a time budget's shorter plan holds on resume
         torch.set_rng_state(state["torch_rng"].cpu())
         log.info("resumed frame stage at step %d/%d (best score %.4f)", step, total, best)
     if step >= total:
@@ -245,6 +246,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
     bar = tqdm(total=total, initial=step, desc="frame stage", unit="step", dynamic_ncols=True, disable=not ctx.is_main)
     t0, run_loss, n_loss = time.time(), 0.0, 0
     budget = _TimeBudget(fs.max_minutes, step) if fs.max_minutes else None
+    warmup = fs.warmup_steps
     if budget is not None and not fs.eval_every:
         eval_every = total + 1  # none while the pace is measured; then spread over the steps that fit
     while step < total:
@@ -255,7 +257,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
         for x, y, m, _ in loader:
             x, y, m = x.to(ctx.device), y.to(ctx.device), m.to(ctx.device)
             for gparam in opt.param_groups:
-                gparam["lr"] = _lr_at(step, total, fs.lr, fs.warmup_steps)
+                gparam["lr"] = _lr_at(step, total, fs.lr, warmup)
             frame_logits, method_logits, _ = step_fn(x)
             loss = F.cross_entropy(frame_logits, y, weight=weights)
             if (m != IGNORE).any():
@@ -271,6 +273,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
                 total = fit
                 bar.total = total
                 bar.refresh()
+                warmup = min(warmup, max(1, total // 10))  # a short run still decays its learning rate
                 if not fs.eval_every:  # the evaluations, spread over the steps that fit
                     eval_every = max(len(loader), (total - step) // _TimeBudget.EVALUATIONS)
             bar.set_postfix(loss=f"{run_loss / n_loss:.3f}")
@@ -293,7 +296,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
                 _train_mode(model, frozen)
             if (step % fs.checkpoint_every == 0 or done) and ctx.is_main:
                 _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
-                              "history": history, "torch_rng": torch.get_rng_state()}, last)
+                              "total": total, "history": history, "torch_rng": torch.get_rng_state()}, last)
             if done:
                 break
     bar.close()
@@ -303,11 +306,12 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
 
 
 class _TimeBudget:
-    """Shortens a stage to end within ``minutes``: once, after the first :attr:`PROBE` steps (or
-    a tenth of the budget, if that comes first, with two steps at least), the planned total
-    becomes the steps their pace fits in the time left (evaluations and
-    checkpoints are allowed :attr:`MARGIN` of it; without ``eval_every`` the stage evaluates
-    :attr:`EVALUATIONS` times, not once per epoch)."""
+    """Shortens a stage to end within ``minutes``. Once, after :attr:`PROBE` steps (or a tenth of
+    the budget, if that comes first, with two steps at least) the planned total becomes the steps
+    that fit in the time left, at the pace measured from the end of the first step (so the loader's
+    start-up and the first step's warm-up do not count as pace). Evaluations and checkpoints are
+    allowed :attr:`MARGIN` of the time; without ``eval_every`` the stage evaluates
+    :attr:`EVALUATIONS` times (at most once per epoch), not after every epoch."""
 
     PROBE = 20
     MARGIN = 0.15
@@ -315,18 +319,23 @@ class _TimeBudget:
 
     def __init__(self, minutes: float, start_step: int) -> None:
         self.minutes = minutes
-        self.deadline = time.monotonic() + minutes * 60
-        self.start_step = start_step
         self.t_start = time.monotonic()
+        self.deadline = self.t_start + minutes * 60
+        self.start_step = start_step
+        self.first: tuple[int, float] | None = None  # (step, time) at the end of the first step
         self.decided = False
 
     def steps_that_fit(self, step: int, total: int) -> int | None:
         """The new total (never longer than ``total``) at the step that decides it; None otherwise."""
-        now, done = time.monotonic(), step - self.start_step
+        now = time.monotonic()
+        if self.first is None:
+            self.first = (step, now)
+            return None
+        done = step - self.first[0]
         if self.decided or done < 2 or (done < self.PROBE and now - self.t_start < 0.1 * self.minutes * 60):
             return None
         self.decided = True
-        per_step = (now - self.t_start) / done
+        per_step = (now - self.first[1]) / done
         fit = step + int((self.deadline - now) * (1 - self.MARGIN) / per_step)
         new_total = max(step, min(total, fit))
         if new_total < total:

@@ -6,7 +6,7 @@ Here, where the data is::
 
     seethrough pack-training -c configs/model_v4_sbi.yaml --out .pack --max-mb 40
 
-There (PyTorch, timm, OpenCV, PyYAML, tqdm, matplotlib and pydantic are all it needs; no install
+There (PyTorch, timm, OpenCV, PyYAML, tqdm, matplotlib, scikit-learn and pydantic are all it needs; no install
 of seethrough; ``scripts/gpu_train.sh`` is the prepared command)::
 
     PYTHONPATH=src python3 -m seethrough.training.pack .pack OUT --minutes 8 --workers 14
@@ -78,6 +78,9 @@ def write_pack(cfg: TrainConfig, out: Path, *, max_mb: float = 40.0, quality: in
     if not len(table):
         raise ConfigError("The config's sources give no training crops to pack.")
     out.mkdir(parents=True, exist_ok=True)
+    strangers = sorted(p.name for p in out.iterdir() if p.name not in (TABLE, CONFIG, INIT, REPORT))
+    if strangers:  # all of the folder travels: nothing but the pack may be in it
+        raise ConfigError(f"{out} holds other files ({', '.join(strangers[:3])}): pack into an empty folder.")
     budget = int(max_mb * 2**20)
 
     # The starting weights travel as a state dict (half precision: half the size).

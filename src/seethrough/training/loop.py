@@ -245,7 +245,7 @@ def train_frames(cfg: TrainConfig, table: CropTable | None = None, resume: bool 
              fs.batch_size, ctx.world_size)
     bar = tqdm(total=total, initial=step, desc="frame stage", unit="step", dynamic_ncols=True, disable=not ctx.is_main)
     t0, run_loss, n_loss = time.time(), 0.0, 0
-    budget = _TimeBudget(fs.max_minutes, step) if fs.max_minutes else None
+    budget = _TimeBudget(fs.max_minutes) if fs.max_minutes else None
     warmup = fs.warmup_steps
     if budget is not None and not fs.eval_every:
         eval_every = total + 1  # none while the pace is measured; then spread over the steps that fit
@@ -317,11 +317,10 @@ class _TimeBudget:
     MARGIN = 0.15
     EVALUATIONS = 8
 
-    def __init__(self, minutes: float, start_step: int) -> None:
+    def __init__(self, minutes: float) -> None:
         self.minutes = minutes
         self.t_start = time.monotonic()
         self.deadline = self.t_start + minutes * 60
-        self.start_step = start_step
         self.first: tuple[int, float] | None = None  # (step, time) at the end of the first step
         self.decided = False
 

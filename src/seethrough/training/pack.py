@@ -13,9 +13,10 @@ of seethrough; ``scripts/gpu_train.sh`` is the prepared command)::
 
 The crops are the ones ``load_tables`` gives for the config (so the committed split holds:
 only ``train`` parts, never composites), drawn evenly over the sources and labels until the
-whole pack (JPEG crops, compressed arrays, half-precision starting weights) reaches ``--max-mb``. The run is the ordinary frame stage
-(:func:`~seethrough.training.loop.train_frames`) under a time budget, exported as a checkpoint
-that ``seethrough fit-head`` and ``seethrough calibrate`` take back here.
+whole pack (JPEG crops, compressed arrays, half-precision starting weights) reaches
+``--max-mb``. The run is the ordinary frame stage (:func:`~seethrough.training.loop.train_frames`)
+under a time budget, exported as a checkpoint that ``seethrough fit-head`` and
+``seethrough calibrate`` take back here.
 """
 
 from __future__ import annotations
@@ -40,11 +41,16 @@ INIT = "init.pt"
 REPORT = "pack.json"
 
 
+def _sources(table: CropTable) -> list[str]:
+    """Each crop's source (one source, ``all``, for a table without them)."""
+    return table.sources or ["all"] * len(table)
+
+
 def choose_rows(table: CropTable, seed: int = 0) -> np.ndarray:
     """Every crop of the table in an order that takes the sources and labels in turn (each
     (source, label) cell shuffled), so any prefix is as balanced as the table allows."""
     rng = np.random.default_rng(seed)
-    sources = table.sources or ["all"] * len(table)
+    sources = _sources(table)
     cells: dict[tuple[str, int], list[int]] = {}
     for i, (s, y) in enumerate(zip(sources, table.labels.tolist())):
         cells.setdefault((s, int(y)), []).append(i)
@@ -105,6 +111,7 @@ def write_pack(cfg: TrainConfig, out: Path, *, max_mb: float = 40.0, quality: in
         if over <= 0:
             break
         blobs = blobs[: max(0, len(blobs) - max(1, int(over / (size / len(blobs)))) - 1)]
+        size = sum(map(len, blobs))
     if not blobs:
         (out / TABLE).unlink(missing_ok=True)
         raise ConfigError(f"Not one crop fits in {max_mb} MB beside the starting weights.")
@@ -117,7 +124,7 @@ def write_pack(cfg: TrainConfig, out: Path, *, max_mb: float = 40.0, quality: in
     packed.temporal.enabled, packed.temporal.sources = False, []  # sequences do not travel; fit-head follows
     packed.output_dir = Path("run")
     dump_config(packed, out / CONFIG)
-    sources = np.array(sub.sources or ["all"] * len(sub))
+    sources = np.array(_sources(sub))
     report = {
         "crops": len(sub), "of": len(table), "real": int((sub.labels == 0).sum()), "fake": int((sub.labels == 1).sum()),
         "by_source": {s: int(n) for s, n in zip(*np.unique(sources, return_counts=True))},
@@ -135,7 +142,7 @@ def _write_table(path: Path, table: CropTable, rows: np.ndarray, blobs: list[byt
     np.savez_compressed(path, jpeg=np.frombuffer(b"".join(blobs), np.uint8), offsets=offsets,
                         landmarks=sub.landmarks.astype(np.float32), labels=sub.labels.astype(np.int64),
                         methods=np.array(sub.methods), groups=np.array(sub.groups), paths=np.array(sub.paths),
-                        sources=np.array(sub.sources or ["all"] * len(sub)))
+                        sources=np.array(_sources(sub)))
     return sub
 
 

@@ -118,6 +118,17 @@ data:
     assert 0 < lo <= 0.4 and 0.6 <= hi < 1
     assert p.meta.calibration["calibration_report"]["files"] == 5
     assert report["min_coverage"] == 0.0  # the rule the real line was fitted under is kept with it
+    # the ranking on the calibration sources (4 reals, the grid fake) is reported, for choosing candidates
+    # the ranking on the calibration sources is reported, for choosing between candidates; here the grid
+    # (two small faces) is not scored, so the files scored hold one label and give no AUC
+    assert report["scored"] == 4 and report["fake"] == 0 and report["auc"] is None
+    from seethrough.datasets.heldout import load_split
+    from seethrough.training.calibrate import calibrate
+    from seethrough.training.evaluate import items_from_csv
+
+    items = items_from_csv(cross_source / "labels.csv", heldout=load_split(split_path), part="test")
+    fit = calibrate(Predictor(tiny_checkpoint), items, familiarity=None, progress=False)
+    assert fit.report["real"] == 2 and fit.report["fake"] == 1 and 0.0 <= fit.report["auc"] <= 1.0
     # the familiarity model saw train_a only (test_a and the calib groups are never training crops)
     assert report["familiarity_sources"] == ["cross_source/train_a"]
     assert "part calib" in p.meta.calibration["fitted_on"]

@@ -157,6 +157,7 @@ def calibrate(predictor, calib_items: list[Item], *, familiarity: FamiliarityMod
               progress: bool = True, min_coverage: float = MIN_COVERAGE) -> CalibrationFit:
     """Fit temperature and thresholds on ``calib_items`` through analyze(), with ``familiarity`` gating."""
     from ..analysis import AnalyzeOptions, analyze
+    from .metrics import roc_auc
 
     if not calib_items:
         raise ConfigError("No calibration files: the split's calib part is empty for these lists.")
@@ -183,6 +184,8 @@ def calibrate(predictor, calib_items: list[Item], *, familiarity: FamiliarityMod
         "files": len(calib_items), "scored": len(rows), "gated": int((~judged).sum()),
         "sources": len(set(groups)), "real": int((y == 0).sum()), "fake": int((y == 1).sum()),
         "temperature": round(temperature, 4), "thresholds": thresholds, "min_coverage": min_coverage,
+        # how well the model ranks sources it never saw: what candidates are chosen by (never the benchmark)
+        "auc": None if len(set(y.tolist())) < 2 else round(roc_auc(y, margins), 4),
     }
     log.info("calibration: %s", report)
     return CalibrationFit(temperature, thresholds, familiarity, report)

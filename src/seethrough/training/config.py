@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError
 from .augment import AugmentConfig
@@ -121,6 +121,27 @@ class TemporalStage(_Strict):
     frames: int = 16
 
 
+class TuneStage(_Strict):
+    """``head.tune``: fine-tune the last backbone stages after the linear read-out (``training/tune_top.py``)."""
+
+    blocks: int = Field(default=0, ge=0)  # 0 = the backbone stays frozen (read-out only)
+    epochs: float = Field(default=3.0, gt=0)
+    lr: float = Field(default=1e-4, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    batch: int = Field(default=32, ge=2)  # files per step
+    crops: int = Field(default=4, ge=1)  # crops of a file drawn per step (a clip has up to ``frames``)
+    synth_share: float = Field(default=0.0, ge=0, lt=1)  # share of the draws given to pseudo-fakes
+    # the fakes the fine-tuning learns from: every training fake, or the pseudo-fakes only (SBI-style;
+    # the files' fakes then reach only the final read-out)
+    fakes: Literal["all", "synth"] = "all"
+
+    @model_validator(mode="after")
+    def _synth_needs_a_share(self) -> "TuneStage":
+        if self.fakes == "synth" and self.blocks and self.synth_share <= 0:
+            raise ValueError("head.tune.fakes: synth needs a synth_share above 0 (the pseudo-fakes' share of the draws)")
+        return self
+
+
 class HeadStage(_Strict):
     """``seethrough fit-head``: new linear heads on a frozen backbone (see ``training/head.py``)."""
 
@@ -140,6 +161,7 @@ class HeadStage(_Strict):
     method_of: dict[str, str] = Field(default_factory=lambda: {
         "Deepfakes": "Deepfakes", "face_swap": "Deepfakes", "reenactment": "Face2Face",
         "synth:face_swap": "FaceSwap", "synth:reenact": "Face2Face"})
+    tune: TuneStage = Field(default_factory=TuneStage)
 
 
 class TrainConfig(_Strict):

@@ -24,7 +24,8 @@ The recipe (``head:`` in the training config):
 
 The result is a detector with ``temporal: mean``: a clip's logit is the mean of its frames'
 logits, the frame head and the clip head are the same read-out, and Grad-CAM explains
-exactly the score shown. The backbone's weights are copied unchanged.
+exactly the score shown. The backbone's weights are copied unchanged, unless ``head.tune``
+fine-tunes its last stages between a first read-out and the final one (``tune_top.py``).
 """
 
 from __future__ import annotations
@@ -57,20 +58,45 @@ class Embedded:
     groups: list[str]
     methods: list[str]  # what the method head may learn from: the row's method or family, "synth:<family>"
     views: list[str]
+    # with head.tune: per example, its crops' input of the stages to fine-tune, (n, C, h, w) float16
+    feats: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, mask: np.ndarray) -> Embedded:
         keep = np.flatnonzero(mask)
-        pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
+        pick = lambda xs: None if xs is None else [xs[i] for i in keep]  # noqa: E731
         return Embedded(self.emb[keep], self.labels[keep], pick(self.sources), pick(self.groups),
-                        pick(self.methods), pick(self.views))
+                        pick(self.methods), pick(self.views), pick(self.feats))
+
+    def save(self, path: Path) -> None:
+        """Write to ``path`` (.npz, no pickles), through a temporary file: a crash leaves no half file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"emb": self.emb, "labels": self.labels,
+                  **{k: np.array(getattr(self, k), dtype=str) for k in ("sources", "groups", "methods", "views")}}
+        if self.feats is not None:
+            arrays["feats"] = np.concatenate(self.feats) if self.feats else np.zeros((0,), np.float16)
+            arrays["counts"] = np.array([len(f) for f in self.feats], np.int64)
+        tmp = path.with_name(path.name + ".part.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+
+    @staticmethod
+    def load(path: Path) -> Embedded:
+        with np.load(path, allow_pickle=False) as z:
+            feats = None
+            if "feats" in z:
+                feats = np.split(z["feats"], np.cumsum(z["counts"])[:-1]) if len(z["counts"]) else []
+            return Embedded(z["emb"], z["labels"], *[z[k].tolist() for k in ("sources", "groups", "methods", "views")],
+                            feats)
 
     @staticmethod
     def concat(parts: list[Embedded]) -> Embedded:
+        feats = None if any(p.feats is None for p in parts) else sum((p.feats for p in parts), [])
         return Embedded(np.concatenate([p.emb for p in parts]), np.concatenate([p.labels for p in parts]),
-                        *[sum((getattr(p, k) for p in parts), []) for k in ("sources", "groups", "methods", "views")])
+                        *[sum((getattr(p, k) for p in parts), []) for k in ("sources", "groups", "methods", "views")],
+                        feats)
 
 
 @dataclass
@@ -122,8 +148,10 @@ def crop_source_files(src, rows: list[dict], settings, cache_dir: Path, progress
 
 
 def embed_files(predictor, files: list[tuple[dict, Path]], source: str, views=VIEWS, *, synth=None, augment=None,
-                fake_method: str | None = None, seed: int = 0, progress: bool = True) -> Embedded:
-    """Per (file, view) mean embeddings of cropped files; with ``synth``, a pseudo-fake of every real file."""
+                fake_method: str | None = None, seed: int = 0, progress: bool = True,
+                keep: torch.nn.Module | None = None) -> Embedded:
+    """Per (file, view) mean embeddings of cropped files; with ``synth``, a pseudo-fake of every real file.
+    With ``keep`` (a module of the backbone), each example also keeps its crops' outputs of that module."""
     from ..faces.cache import load_faces
     from ..synth import face_swap, reenact, self_blend
     from .augment import AugmentConfig, Augmenter
@@ -133,14 +161,23 @@ def embed_files(predictor, files: list[tuple[dict, Path]], source: str, views=VI
     if unknown:
         raise ConfigError(f"Unknown head views {sorted(unknown)}; choose from {list(VIEWS)}.")
     augment = augment or AugmentConfig()
-    out: dict[str, list] = {k: [] for k in ("emb", "labels", "sources", "groups", "methods", "views")}
+    out: dict[str, list] = {k: [] for k in ("emb", "labels", "sources", "groups", "methods", "views", "feats")}
     families = list(synth.families) if synth is not None else []
     family_p = np.array([synth.families[f] for f in families], np.float64) if families else None
     reals = [(r, p) for r, p in files if label_of(r["label"]) == 0]
 
     def add(crops: list[np.ndarray], label: int, group: str, method: str, view: str) -> None:
-        with predictor.lock, torch.no_grad():
-            e, _ = predictor.embed(crops)
+        kept: list[torch.Tensor] = []
+        hook = None if keep is None else keep.register_forward_hook(
+            lambda _m, _i, output: kept.append(output.detach().contiguous().half()))
+        try:
+            with predictor.lock, torch.no_grad():
+                e, _ = predictor.embed(crops)
+        finally:
+            if hook is not None:
+                hook.remove()
+        if keep is not None:
+            out["feats"].append(torch.cat(kept).numpy())
         out["emb"].append(e.mean(0).numpy().astype(np.float32))
         out["labels"].append(label)
         out["sources"].append(source)
@@ -175,9 +212,9 @@ def embed_files(predictor, files: list[tuple[dict, Path]], source: str, views=VI
             add([syn.image], 1, group, f"synth:{fam}", "synth")
     if not out["emb"]:
         return Embedded(np.zeros((0, predictor.model.spec.embedding_dim or 1), np.float32), np.zeros(0, np.int64),
-                        [], [], [], [])
+                        [], [], [], [], None if keep is None else [])
     return Embedded(np.stack(out["emb"]), np.array(out["labels"], np.int64), out["sources"], out["groups"],
-                    out["methods"], out["views"])
+                    out["methods"], out["views"], out["feats"] if keep is not None else None)
 
 
 def share_weights(sources: list[str], labels: np.ndarray, shares: dict[str, float] | None = None) -> np.ndarray:
@@ -291,6 +328,41 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
     return None if len(set(y.tolist())) < 2 else round(roc_auc(y, s), 4)
 
 
+def _embedding_key(cfg) -> str:
+    """What the embedded examples depend on: the starting checkpoint, the lists and split files, the data
+    and sampling settings, the stage whose inputs are kept, and this version of the code."""
+    import hashlib
+
+    from .. import __version__
+
+    h = hashlib.sha256(__version__.encode())
+    files = [cfg.head.init_from] + [p for s in cfg.listed_sources for p in (s.csv, s.heldout) if p]
+    for path in files:
+        h.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    head = cfg.head
+    h.update(json.dumps([json.loads(cfg.data.model_dump_json()), head.per_source, head.frames, head.views,
+                         head.synth, head.tune.blocks, cfg.seed], sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def _validate(data: Embedded, in_val: np.ndarray, head) -> tuple[HeadFit | None, dict]:
+    """A read-out fitted without the groups of ``in_val`` and its AUC on their plain views, by source."""
+    if not in_val.any():
+        return None, {}
+    first = fit_heads(data.subset(~in_val), c=head.c, shares=head.shares)
+    held = data.subset(in_val & np.array([v == "plain" for v in data.views]))
+    score = held.emb @ first.weight[1] + first.bias[1]
+    by_source = {}
+    for n in sorted(set(held.sources)):
+        m = np.array(held.sources) == n
+        y = held.labels[m]
+        if min((y == 0).sum(), (y == 1).sum()) >= 5:  # an AUC of fewer files says nothing
+            by_source[n] = {"auc": _auc(y, score[m]), "real": int((y == 0).sum()), "fake": int((y == 1).sum())}
+    metrics = {"val_files": len(held), "val_auc": _auc(held.labels, score), "val_by_source": by_source}
+    log.info("fit-head: in-domain validation on held-out groups: %s", metrics)
+    return first, metrics
+
+
 def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True) -> tuple[Path, dict]:
     """The whole step from a training config: crop and embed its training files as analyze() does,
     report the in-domain validation AUC (groups held out of a first fit), refit on all, write."""
@@ -301,6 +373,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     from .config import CropSource, load_config
     from .data import read_source_rows
     from .loop import seed_everything
+    from .tune_top import cut_layer, tune_top
 
     cfg = load_config(config)
     head = cfg.head
@@ -314,33 +387,36 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     predictor = Predictor(head.init_from)
     predictor.flip_average = False  # the heads are fitted on single views, whatever init_from does when it scores
     settings = prep_settings(predictor, head.frames)
-    parts = []
-    for src in cfg.listed_sources:
-        rows = sample_rows(read_source_rows(src, "Head source"), head.per_source, cfg.seed)
-        files = crop_source_files(src, rows, settings, cfg.data.cache_dir, progress=progress)
-        log.info("fit-head: %s: %d of %d files have a face", src.csv, len(files), len(rows))
-        parts.append(embed_files(predictor, files, dataset_name(src.csv), tuple(head.views),
-                                 synth=cfg.data.synth if head.synth else None, augment=cfg.data.augment,
-                                 fake_method=src.fake_method if isinstance(src, CropSource) else None,
-                                 seed=cfg.seed, progress=progress))
-    data = Embedded.concat(parts)
+    keep = cut_layer(predictor.model, head.tune.blocks) if head.tune.blocks else None
+    stored = Path(cfg.data.cache_dir) / "head-embeddings" / f"{_embedding_key(cfg)}.npz"
+    if stored.is_file():
+        data = Embedded.load(stored)
+        log.info("fit-head: %d embedded examples from %s", len(data), stored)
+    else:
+        parts = []
+        for src in cfg.listed_sources:
+            rows = sample_rows(read_source_rows(src, "Head source"), head.per_source, cfg.seed)
+            files = crop_source_files(src, rows, settings, cfg.data.cache_dir, progress=progress)
+            log.info("fit-head: %s: %d of %d files have a face", src.csv, len(files), len(rows))
+            parts.append(embed_files(predictor, files, dataset_name(src.csv), tuple(head.views),
+                                     synth=cfg.data.synth if head.synth else None, augment=cfg.data.augment,
+                                     fake_method=src.fake_method if isinstance(src, CropSource) else None,
+                                     seed=cfg.seed, progress=progress, keep=keep))
+        data = Embedded.concat(parts)
+        data.save(stored)
     if not len(data):
         raise ConfigError("No training file had a face: nothing to fit the head on.")
     methods = list(cfg.methods)
-    metrics: dict = {}
     in_val = split_groups(data.groups, head.val_frac, cfg.seed)
-    if head.val_frac > 0 and 0 < in_val.sum() < len(in_val):
-        first = fit_heads(data.subset(~in_val), c=head.c, shares=head.shares)
-        held = data.subset(in_val & np.array([v == "plain" for v in data.views]))
-        score = held.emb @ first.weight[1] + first.bias[1]
-        by_source = {}
-        for n in sorted(set(held.sources)):
-            m = np.array(held.sources) == n
-            y = held.labels[m]
-            if min((y == 0).sum(), (y == 1).sum()) >= 5:  # an AUC of fewer files says nothing
-                by_source[n] = {"auc": _auc(y, score[m]), "real": int((y == 0).sum()), "fake": int((y == 1).sum())}
-        metrics = {"val_files": len(held), "val_auc": _auc(held.labels, score), "val_by_source": by_source}
-        log.info("fit-head: in-domain validation on held-out groups: %s", metrics)
+    if not (head.val_frac > 0 and 0 < in_val.sum() < len(in_val)):
+        in_val = np.zeros(len(data), bool)
+    first, metrics = _validate(data, in_val, head)
+    if head.tune.blocks:
+        metrics = {"before_tune": metrics}
+        start = first or fit_heads(data, c=head.c, shares=head.shares)
+        metrics["tune"] = tune_top(predictor.model, data, start, head.tune, shares=head.shares, val=in_val,
+                                   seed=cfg.seed, progress=progress)
+        metrics.update(_validate(data, in_val, head)[1])
     fit = fit_heads(data, c=head.c, shares=head.shares, method_of=dict(head.method_of), methods=methods)
     model = build_head_detector(predictor.model, fit, methods)
     src_meta = predictor.meta

@@ -68,3 +68,46 @@ def test_fast_auc_matches_sklearn():
     rng = np.random.default_rng(1)
     pos, neg = rng.integers(0, 5, 40) / 4, rng.integers(0, 5, 30) / 4  # many ties
     assert _auc(pos, neg) == pytest.approx(roc_auc_score(np.r_[np.ones(40), np.zeros(30)], np.r_[pos, neg]))
+
+
+def _paired_rows(shift: float, n_groups: int = 30, seed: int = 0):
+    """Two models' rows of the same files; B's fakes score ``shift`` higher than A's."""
+    rng = np.random.default_rng(seed)
+    a, b = [], []
+    for g in range(n_groups):
+        for i in range(6):
+            label = i % 2
+            p = float(np.clip(rng.normal(0.4 + 0.2 * label, 0.2), 0.01, 0.99))
+            q = float(np.clip(p + shift * label, 0.01, 0.99))
+            for rows, s in ((a, p), (b, q)):
+                verdict = "fake" if s >= 0.7 else "real" if s < 0.3 else "uncertain"
+                rows.append({**row(label, s, verdict, group=f"g{g}"), "path": f"{g}/{i}.jpg"})
+    return a, b
+
+
+def test_paired_delta_tells_a_real_difference_from_none():
+    from seethrough.training.generalisation import paired_delta
+
+    a, b = _paired_rows(shift=0.2)
+    d = paired_delta(a, b, "auc", n=300)
+    assert d.n == len(a) and d.b > d.a and d.lo > 0  # B ranks better, and the interval says so
+    assert d.a == pytest.approx(rates(a, ci=False).auc) and d.b == pytest.approx(rates(b, ci=False).auc)
+    same = paired_delta(a, [dict(r) for r in reversed(a)], "auc", n=300)  # pairing is by file, not by order
+    assert same.delta == 0 and same.lo == 0 and same.hi == 0
+    w = paired_delta(a, b, "wrong", n=300)
+    assert w.a == pytest.approx(rates(a, ci=False).wrong) and w.b == pytest.approx(rates(b, ci=False).wrong)
+    small_a, small_b = _paired_rows(shift=0.02, n_groups=4)  # a small gap on four groups: not told
+    tiny = paired_delta(small_a, small_b, "auc", n=300)
+    assert tiny.lo <= 0 <= tiny.hi
+
+
+def test_paired_delta_ranks_a_fakes_only_set_against_the_negatives():
+    from seethrough.training.generalisation import paired_delta
+
+    a, b = _paired_rows(shift=0.3)
+    fakes_a, fakes_b = [r for r in a if r["label"] == 1], [r for r in b if r["label"] == 1]
+    reals_a, reals_b = [r for r in a if r["label"] == 0], [r for r in b if r["label"] == 0]
+    d = paired_delta(fakes_a, fakes_b, "auc", negatives_a=reals_a, negatives_b=reals_b, n=200)
+    assert d.n == len(fakes_a)
+    assert d.a == pytest.approx(rates(fakes_a, reals_a, ci=False).auc) and d.lo > 0
+    assert math.isnan(paired_delta(fakes_a, fakes_b, "auc", n=10).a)  # no reals to rank against

@@ -144,3 +144,76 @@ def targets(datasets: dict[str, list[dict]]) -> dict[str, float]:
         "worst_real_source_fpr": max((r.fpr for r in real_sources), default=float("nan")),
         "dfdc_auc": rates(dfdc, ci=False).auc if dfdc else float("nan"),
     }
+
+
+@dataclass
+class PairedDelta:
+    """Model B minus model A on the same files, with a 95% interval from resampling whole groups."""
+
+    n: int
+    a: float
+    b: float
+    lo: float
+    hi: float
+
+    @property
+    def delta(self) -> float:
+        return self.b - self.a
+
+
+class _Columns:
+    """One model's rows as arrays, for measuring many resamples fast (the same rules as :func:`rates`)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.y = np.array([int(r["label"]) for r in rows], np.int64)
+        self.ok = np.array([r.get("status") == "ok" for r in rows], bool)
+        self.s = np.array([float(r["fake_probability"]) if ok else np.nan for r, ok in zip(rows, self.ok)])
+        verdict = np.array([r.get("verdict") or "" for r in rows])
+        self.decided = np.isin(verdict, DECIDED)
+        self.wrong = self.decided & ((verdict == "fake") != (self.y == 1))
+
+    def measure(self, idx: np.ndarray, neg: np.ndarray, what: str) -> float:
+        if not len(idx):
+            return float("nan")
+        if what == "wrong":
+            return float(self.wrong[idx].mean())
+        if what == "coverage":
+            return float(self.decided[idx].mean())
+        labels = self.y[idx]
+        pool = idx if (labels == 0).any() and (labels == 1).any() else np.concatenate([idx, neg])
+        pool = pool[self.ok[pool]]
+        pos, negs = self.s[pool[self.y[pool] == 1]], self.s[pool[self.y[pool] == 0]]
+        return _auc(pos, negs) if len(pos) and len(negs) else float("nan")
+
+
+def paired_delta(rows_a: list[dict], rows_b: list[dict], what: str = "auc", *, negatives_a: list[dict] = (),
+                 negatives_b: list[dict] = (), n: int = 1000, seed: int = 0) -> PairedDelta:
+    """``what`` (auc, wrong or coverage) of two models' rows of the same files, and the interval of
+    their difference: whole groups (a source, a DFDC video) are resampled together, because files of
+    one source share their faults; a difference whose interval holds 0 is not one the data can tell.
+    ``negatives_*`` are the real files a fakes-only set is ranked against (as :func:`rates`)."""
+    key = lambda r: (r["path"], r.get("group", ""))  # noqa: E731
+    b_of = {key(r): r for r in rows_b}
+    neg_b = {key(r): r for r in negatives_b}
+    pairs = [(r, b_of[key(r)]) for r in rows_a if key(r) in b_of]
+    pairs += [(r, neg_b[key(r)]) for r in negatives_a if key(r) in neg_b]
+    n_rows = sum(1 for r in rows_a if key(r) in b_of)
+    cols_a, cols_b = _Columns([p for p, _ in pairs]), _Columns([q for _, q in pairs])
+    is_row = np.arange(len(pairs)) < n_rows
+    group_names = sorted({r.get("group", "") for r, _ in pairs})
+    group = np.array([group_names.index(r.get("group", "")) for r, _ in pairs], np.int64)
+    members = [np.flatnonzero(group == g) for g in range(len(group_names))]
+
+    def both(sel: np.ndarray) -> tuple[float, float]:
+        idx, neg = sel[is_row[sel]], sel[~is_row[sel]]
+        return cols_a.measure(idx, neg, what), cols_b.measure(idx, neg, what)
+
+    a, b = both(np.arange(len(pairs)))
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n):
+        da, db = both(np.concatenate([members[k] for k in rng.choice(len(members), len(members))]))
+        if da == da and db == db:
+            draws.append(db - da)
+    lo, hi = np.percentile(draws, [2.5, 97.5]) if draws else (float("nan"), float("nan"))
+    return PairedDelta(n_rows, a, b, float(lo), float(hi))

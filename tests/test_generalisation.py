@@ -96,6 +96,9 @@ def test_paired_delta_tells_a_real_difference_from_none():
     assert same.delta == 0 and same.lo == 0 and same.hi == 0
     w = paired_delta(a, b, "wrong", n=300)
     assert w.a == pytest.approx(rates(a, ci=False).wrong) and w.b == pytest.approx(rates(b, ci=False).wrong)
+    c = paired_delta(a, b, "coverage", n=300)
+    assert c.a == pytest.approx(rates(a, ci=False).coverage) and c.b == pytest.approx(rates(b, ci=False).coverage)
+    assert c.lo <= c.delta <= c.hi
     small_a, small_b = _paired_rows(shift=0.02, n_groups=4)  # a small gap on four groups: not told
     tiny = paired_delta(small_a, small_b, "auc", n=300)
     assert tiny.lo <= 0 <= tiny.hi

@@ -118,7 +118,6 @@ data:
     assert 0 < lo <= 0.4 and 0.6 <= hi < 1
     assert p.meta.calibration["calibration_report"]["files"] == 5
     assert report["min_coverage"] == 0.0  # the rule the real line was fitted under is kept with it
-    # the ranking on the calibration sources (4 reals, the grid fake) is reported, for choosing candidates
     # the ranking on the calibration sources is reported, for choosing between candidates; here the grid
     # (two small faces) is not scored, so the files scored hold one label and give no AUC
     assert report["scored"] == 4 and report["fake"] == 0 and report["auc"] is None

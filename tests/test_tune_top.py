@@ -23,7 +23,7 @@ def lite_checkpoint(tmp_path_factory):
                            calibration={"temperature": 1.0, "thresholds": {"real_below": 0.4, "fake_above": 0.6}})
 
 
-def _config(tmp_path, cross_source, checkpoint, tune: str) -> str:
+def _config(tmp_path, cross_source, checkpoint, tune: str, synth: str = "true"):
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"version": 1, "datasets": {"cross_source": {
         "group_column": "group", "test": ["test_a"], "calib": ["calib_a"]}}}))
@@ -46,6 +46,7 @@ head:
   per_source: 50
   c: 0.1
   val_frac: 0.0
+  synth: {synth}
   tune: {tune}
 """)
     return cfg
@@ -85,17 +86,18 @@ def test_fit_head_tunes_only_the_last_stages(cross_source, lite_checkpoint, tmp_
 
     stored = list((tmp_path / "cache" / "head-embeddings").glob("*.npz"))
     assert len(stored) == 1
-    again, _ = run_fit_head(cfg, tmp_path / "again.pt")
-    second, _ = load_checkpoint(again)
-    for k, v in model.state_dict().items():
-        torch.testing.assert_close(second.state_dict()[k], v)
-    cfg.write_text(cfg.read_text().replace("per_source: 50", "per_source: 1"))
     head_module.embed_files, original = no_embedding, head_module.embed_files
     try:
+        again, _ = run_fit_head(cfg, tmp_path / "again.pt")
+        second, _ = load_checkpoint(again)
+        for k, v in model.state_dict().items():
+            torch.testing.assert_close(second.state_dict()[k], v)
+        cfg.write_text(cfg.read_text().replace("per_source: 50", "per_source: 1"))
         with pytest.raises(AssertionError, match="embedded again"):
             run_fit_head(cfg, tmp_path / "other.pt")
     finally:
         head_module.embed_files = original
+    assert list((tmp_path / "cache" / "head-embeddings").glob("*.npz")) == stored
 
 
 def test_the_refit_sees_the_embeddings_the_tuned_model_computes(lite_checkpoint):
@@ -139,6 +141,10 @@ def test_tuning_needs_stages_to_tune(cross_source, tiny_checkpoint, lite_checkpo
         run_fit_head(_config(tmp_path, cross_source, tiny_checkpoint, "{blocks: 1}"))
     with pytest.raises(ConfigError, match="between 1 and 6"):
         run_fit_head(_config(tmp_path, cross_source, lite_checkpoint, "{blocks: 7}"))
+    # pseudo-fakes in the fine-tuning need head.synth (without it, `fakes: synth` would tune on reals alone)
+    with pytest.raises(ConfigError, match="head.synth"):
+        run_fit_head(_config(tmp_path, cross_source, lite_checkpoint, "{blocks: 2, synth_share: 0.5, fakes: synth}",
+                             synth="false"))
 
 
 def test_embedded_examples_round_trip(tmp_path):

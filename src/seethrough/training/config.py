@@ -143,9 +143,10 @@ class TuneStage(_Strict):
 
 
 class HeadStage(_Strict):
-    """``seethrough fit-head``: new linear heads on a frozen backbone (see ``training/head.py``)."""
+    """``seethrough fit-head``: new linear heads on a frozen backbone, optionally its last stages fine-tuned
+    (``tune``; see ``training/head.py``)."""
 
-    init_from: Path | None = None  # checkpoint whose backbone is kept as it is
+    init_from: Path | None = None  # checkpoint whose backbone is kept (as it is, unless tune fine-tunes its last stages)
     per_source: int = 1500  # files per listed source and label, at most
     frames: int = 16  # frames cropped per video (analyze() samples up to 32; the mean embedding is stable by 16)
     views: list[Literal["plain", "augmented"]] = Field(default_factory=lambda: ["plain", "augmented"])
@@ -162,6 +163,13 @@ class HeadStage(_Strict):
         "Deepfakes": "Deepfakes", "face_swap": "Deepfakes", "reenactment": "Face2Face",
         "synth:face_swap": "FaceSwap", "synth:reenact": "Face2Face"})
     tune: TuneStage = Field(default_factory=TuneStage)
+
+    @model_validator(mode="after")
+    def _tune_synth_needs_synth(self) -> "HeadStage":
+        if self.tune.blocks and self.tune.synth_share > 0 and not self.synth:
+            raise ValueError("head.tune.synth_share draws pseudo-fakes, which head.synth: false does not make; "
+                             "set head.synth: true or synth_share: 0")
+        return self
 
 
 class TrainConfig(_Strict):

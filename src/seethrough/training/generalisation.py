@@ -200,9 +200,8 @@ def paired_delta(rows_a: list[dict], rows_b: list[dict], what: str = "auc", *, n
     n_rows = sum(1 for r in rows_a if key(r) in b_of)
     cols_a, cols_b = _Columns([p for p, _ in pairs]), _Columns([q for _, q in pairs])
     is_row = np.arange(len(pairs)) < n_rows
-    group_names = sorted({r.get("group", "") for r, _ in pairs})
-    group = np.array([group_names.index(r.get("group", "")) for r, _ in pairs], np.int64)
-    members = [np.flatnonzero(group == g) for g in range(len(group_names))]
+    names, group = np.unique(np.array([r.get("group", "") for r, _ in pairs], dtype=str), return_inverse=True)
+    members = [np.flatnonzero(group == g) for g in range(len(names))]
 
     def both(sel: np.ndarray) -> tuple[float, float]:
         idx, neg = sel[is_row[sel]], sel[~is_row[sel]]

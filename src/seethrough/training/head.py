@@ -46,6 +46,9 @@ from ..log import get_logger
 log = get_logger(__name__)
 
 VIEWS = ("plain", "augmented")
+#: Bump when what embed_files computes changes (crops, views, pseudo-fakes, kept inputs): stored
+#: examples of an older format are then embedded again instead of reused.
+EMBED_FORMAT = 1
 
 
 @dataclass
@@ -295,7 +298,7 @@ def _method_index(tag: str, method_of: dict[str, str], methods: list[str]) -> in
 
 
 def build_head_detector(source, fit: HeadFit, methods: list[str]):
-    """A ``temporal: mean`` detector: ``source``'s backbone (a loaded detector, unchanged) with the fitted heads."""
+    """A ``temporal: mean`` detector: ``source``'s backbone (a loaded detector, as it is) with the fitted heads."""
     from ..models import DeepfakeDetector
 
     model = DeepfakeDetector(source.backbone, temporal="mean", num_methods=len(methods),
@@ -328,14 +331,15 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
     return None if len(set(y.tolist())) < 2 else round(roc_auc(y, s), 4)
 
 
-def _embedding_key(cfg) -> str:
-    """What the embedded examples depend on: the starting checkpoint, the lists and split files, the data
-    and sampling settings, the stage whose inputs are kept, and this version of the code."""
+def _embedding_key(cfg, bf16: bool) -> str:
+    """What the embedded examples depend on: the starting checkpoint, the lists and split files (not the
+    media they name), the data and sampling settings, the stage whose inputs are kept, the precision the
+    backbone ran in, and the version of the code."""
     import hashlib
 
     from .. import __version__
 
-    h = hashlib.sha256(__version__.encode())
+    h = hashlib.sha256(f"{__version__}|{EMBED_FORMAT}|bf16={bf16}".encode())
     files = [cfg.head.init_from] + [p for s in cfg.listed_sources for p in (s.csv, s.heldout) if p]
     for path in files:
         h.update(hashlib.sha256(Path(path).read_bytes()).digest())
@@ -388,7 +392,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     predictor.flip_average = False  # the heads are fitted on single views, whatever init_from does when it scores
     settings = prep_settings(predictor, head.frames)
     keep = cut_layer(predictor.model, head.tune.blocks) if head.tune.blocks else None
-    stored = Path(cfg.data.cache_dir) / "head-embeddings" / f"{_embedding_key(cfg)}.npz"
+    stored = Path(cfg.data.cache_dir) / "head-embeddings" / f"{_embedding_key(cfg, predictor.bf16)}.npz"
     if stored.is_file():
         data = Embedded.load(stored)
         log.info("fit-head: %d embedded examples from %s", len(data), stored)
@@ -415,7 +419,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
         metrics = {"before_tune": metrics}
         start = first or fit_heads(data, c=head.c, shares=head.shares)
         metrics["tune"] = tune_top(predictor.model, data, start, head.tune, shares=head.shares, val=in_val,
-                                   seed=cfg.seed, progress=progress)
+                                   seed=cfg.seed, progress=progress, half=predictor.meta.weights_dtype == "float16")
         metrics.update(_validate(data, in_val, head)[1])
     fit = fit_heads(data, c=head.c, shares=head.shares, method_of=dict(head.method_of), methods=methods)
     model = build_head_detector(predictor.model, fit, methods)

@@ -71,12 +71,14 @@ def _embed(top: TopStages, feats: list[np.ndarray], chunk: int = 256) -> np.ndar
 
 
 def tune_top(model, data, fit, tune, *, shares: dict[str, float] | None, val: np.ndarray, seed: int = 0,
-             progress: bool = True) -> dict:
+             progress: bool = True, half: bool = False) -> dict:
     """Fine-tune the last ``tune.blocks`` stages of ``model``'s trunk (in place) on ``data``'s cached
     stage inputs, starting from the read-out ``fit``; returns the per-epoch validation report.
 
     ``val`` marks the examples of groups held out of the fine-tuning (their AUC is logged per epoch).
-    Afterwards ``data.emb`` holds the embeddings of the tuned trunk, ready for the final read-out.
+    Afterwards ``data.emb`` holds the embeddings of the tuned trunk, ready for the final read-out;
+    with ``half`` (the checkpoint stores float16 weights) the tuned weights are first rounded to what
+    will be stored, so the read-out is fitted on the trunk that ships.
     """
     from .head import share_weights
     from .metrics import roc_auc
@@ -165,5 +167,9 @@ def tune_top(model, data, fit, tune, *, shares: dict[str, float] | None, val: np
         if step + 1 in marks:
             evaluate(step + 1)
     report["seconds"] = round(time.monotonic() - start, 1)
+    if half:
+        with torch.no_grad():
+            for p in top.parameters():
+                p.copy_(p.half().float())
     data.emb = _embed(top, data.feats).astype(np.float32)
     return report

@@ -26,9 +26,9 @@ def predictions_dir(name: str) -> Path:
     """The folder of a model's per-file predictions, from a checkpoint path or a sha prefix."""
     path = Path(name)
     if path.is_file():
-        import hashlib
+        from seethrough.inference import file_sha256
 
-        name = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        name = file_sha256(path)[:12]
     folder = RUNS / name[:12]
     if not folder.is_dir():
         sys.exit(f"no predictions for {name} under {RUNS}: run bench/bench_generalisation.py --model on it first")

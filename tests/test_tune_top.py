@@ -106,7 +106,7 @@ def test_the_refit_sees_the_embeddings_the_tuned_model_computes(lite_checkpoint)
     from seethrough.inference import Predictor
     from seethrough.training.config import TuneStage
     from seethrough.training.head import Embedded, fit_heads
-    from seethrough.training.tune_top import cut_layer, tune_top
+    from seethrough.training.tune_top import cut_layer, embed_keeping, tune_top
 
     p = Predictor(lite_checkpoint)
     p.bf16 = False
@@ -115,12 +115,8 @@ def test_the_refit_sees_the_embeddings_the_tuned_model_computes(lite_checkpoint)
     tracks = [[rng.integers(0, 255, (64, 64, 3), dtype=np.uint8) for _ in range(1 + i % 3)] for i in range(12)]
     feats, embs = [], []
     for crops in tracks:
-        kept: list[torch.Tensor] = []
-        hook = keep.register_forward_hook(lambda _m, _i, o: kept.append(o.detach().contiguous().half()))
-        with torch.no_grad():
-            e, _ = p.embed(crops)
-        hook.remove()
-        feats.append(torch.cat(kept).numpy())
+        e, f = embed_keeping(p, crops, keep)
+        feats.append(f)
         embs.append(e.mean(0).numpy())
     labels = np.arange(12) % 2
     data = Embedded(np.stack(embs), labels, ["a"] * 12, [str(i) for i in range(12)], ["x"] * 12, ["plain"] * 12, feats)

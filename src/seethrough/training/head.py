@@ -159,6 +159,7 @@ def embed_files(predictor, files: list[tuple[dict, Path]], source: str, views=VI
     from ..synth import face_swap, reenact, self_blend
     from .augment import AugmentConfig, Augmenter
     from .data import label_of, row_group
+    from .tune_top import embed_keeping
 
     unknown = set(views) - set(VIEWS)
     if unknown:
@@ -170,17 +171,9 @@ def embed_files(predictor, files: list[tuple[dict, Path]], source: str, views=VI
     reals = [(r, p) for r, p in files if label_of(r["label"]) == 0]
 
     def add(crops: list[np.ndarray], label: int, group: str, method: str, view: str) -> None:
-        kept: list[torch.Tensor] = []
-        hook = None if keep is None else keep.register_forward_hook(
-            lambda _m, _i, output: kept.append(output.detach().contiguous().half()))
-        try:
-            with predictor.lock, torch.no_grad():
-                e, _ = predictor.embed(crops)
-        finally:
-            if hook is not None:
-                hook.remove()
-        if keep is not None:
-            out["feats"].append(torch.cat(kept).numpy())
+        e, feats = embed_keeping(predictor, crops, keep)
+        if feats is not None:
+            out["feats"].append(feats)
         out["emb"].append(e.mean(0).numpy().astype(np.float32))
         out["labels"].append(label)
         out["sources"].append(source)
@@ -338,15 +331,27 @@ def _embedding_key(cfg, bf16: bool) -> str:
     import hashlib
 
     from .. import __version__
+    from ..inference import file_sha256
 
     h = hashlib.sha256(f"{__version__}|{EMBED_FORMAT}|bf16={bf16}".encode())
     files = [cfg.head.init_from] + [p for s in cfg.listed_sources for p in (s.csv, s.heldout) if p]
     for path in files:
-        h.update(hashlib.sha256(Path(path).read_bytes()).digest())
+        h.update(file_sha256(path).encode())
     head = cfg.head
     h.update(json.dumps([json.loads(cfg.data.model_dump_json()), head.per_source, head.frames, head.views,
                          head.synth, head.tune.blocks, cfg.seed], sort_keys=True).encode())
     return h.hexdigest()[:16]
+
+
+def auc_by_source(labels: np.ndarray, scores: np.ndarray, sources: list[str]) -> dict[str, dict]:
+    """ROC-AUC per source, for the sources with 5+ files of each label (an AUC of fewer says nothing)."""
+    out = {}
+    for n in sorted(set(sources)):
+        m = np.array(sources) == n
+        y = labels[m]
+        if min((y == 0).sum(), (y == 1).sum()) >= 5:
+            out[n] = {"auc": _auc(y, scores[m]), "real": int((y == 0).sum()), "fake": int((y == 1).sum())}
+    return out
 
 
 def _validate(data: Embedded, in_val: np.ndarray, head) -> tuple[HeadFit | None, dict]:
@@ -356,13 +361,8 @@ def _validate(data: Embedded, in_val: np.ndarray, head) -> tuple[HeadFit | None,
     first = fit_heads(data.subset(~in_val), c=head.c, shares=head.shares)
     held = data.subset(in_val & np.array([v == "plain" for v in data.views]))
     score = held.emb @ first.weight[1] + first.bias[1]
-    by_source = {}
-    for n in sorted(set(held.sources)):
-        m = np.array(held.sources) == n
-        y = held.labels[m]
-        if min((y == 0).sum(), (y == 1).sum()) >= 5:  # an AUC of fewer files says nothing
-            by_source[n] = {"auc": _auc(y, score[m]), "real": int((y == 0).sum()), "fake": int((y == 1).sum())}
-    metrics = {"val_files": len(held), "val_auc": _auc(held.labels, score), "val_by_source": by_source}
+    metrics = {"val_files": len(held), "val_auc": _auc(held.labels, score),
+               "val_by_source": auc_by_source(held.labels, score, held.sources)}
     log.info("fit-head: in-domain validation on held-out groups: %s", metrics)
     return first, metrics
 

@@ -60,6 +60,21 @@ def cut_layer(model, n: int) -> nn.Module:
     return TopStages(model.backbone.model, n).cut
 
 
+def embed_keeping(predictor, crops: list[np.ndarray], keep: nn.Module | None) -> tuple[torch.Tensor, np.ndarray | None]:
+    """``predictor.embed(crops)`` and, with ``keep``, the crops' outputs of that module (float16), taken
+    on the way: the stored inputs of the stages :func:`tune_top` trains."""
+    kept: list[torch.Tensor] = []
+    hook = None if keep is None else keep.register_forward_hook(
+        lambda _m, _i, output: kept.append(output.detach().contiguous().half()))
+    try:
+        with predictor.lock, torch.no_grad():
+            emb, _ = predictor.embed(crops)
+    finally:
+        if hook is not None:
+            hook.remove()
+    return emb, (torch.cat(kept).numpy() if keep is not None else None)
+
+
 def _embed(top: TopStages, feats: list[np.ndarray], chunk: int = 256) -> np.ndarray:
     """Mean embedding of each example's cached crops, with the top stages as they are now."""
     flat = np.concatenate(feats)
@@ -80,8 +95,7 @@ def tune_top(model, data, fit, tune, *, shares: dict[str, float] | None, val: np
     with ``half`` (the checkpoint stores float16 weights) the tuned weights are first rounded to what
     will be stored, so the read-out is fitted on the trunk that ships.
     """
-    from .head import share_weights
-    from .metrics import roc_auc
+    from .head import _auc, auc_by_source, share_weights
 
     if data.feats is None:
         raise ValueError("tune_top needs the cached stage inputs (embed_files(..., keep=...))")
@@ -123,21 +137,16 @@ def tune_top(model, data, fit, tune, *, shares: dict[str, float] | None, val: np
         top.eval()
         row: dict = {"step": step}
         if len(val_plain):
-            s = _embed(top, [data.feats[i] for i in val_plain]) @ head.weight.detach().numpy()[0]
+            w = head.weight.detach().numpy()[0]
+            s = _embed(top, [data.feats[i] for i in val_plain]) @ w
             y = data.labels[val_plain]
-            if len(set(y.tolist())) == 2:
-                row["val_auc"] = round(roc_auc(y, s), 4)
-            for n in sorted({data.sources[i] for i in val_plain}):
-                m = np.array([data.sources[i] == n for i in val_plain])
-                if min((y[m] == 0).sum(), (y[m] == 1).sum()) >= 5:
-                    row[f"auc:{n}"] = round(roc_auc(y[m], s[m]), 4)
-            if len(val_synth):
-                real = val_plain[y == 0]
-                s_syn = _embed(top, [data.feats[i] for i in val_synth]) @ head.weight.detach().numpy()[0]
-                s_real = s[y == 0]
-                if len(real):
-                    row["auc:synth"] = round(roc_auc(np.r_[np.zeros(len(s_real)), np.ones(len(s_syn))],
-                                                     np.r_[s_real, s_syn]), 4)
+            if (auc := _auc(y, s)) is not None:
+                row["val_auc"] = auc
+            by_source = auc_by_source(y, s, [data.sources[i] for i in val_plain])
+            row.update({f"auc:{n}": v["auc"] for n, v in by_source.items()})
+            if len(val_synth) and (y == 0).any():  # the reals' pseudo-fakes against the reals
+                s_syn = _embed(top, [data.feats[i] for i in val_synth]) @ w
+                row["auc:synth"] = _auc(np.r_[np.zeros((y == 0).sum()), np.ones(len(s_syn))], np.r_[s[y == 0], s_syn])
         report["epochs"].append(row)
         log.info("fit-head tune: step %d/%d: %s", step, total, row)
 

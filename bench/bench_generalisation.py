@@ -41,7 +41,8 @@ def run_dataset(name: str, data: Path, split, predictor, frames: int, out: Path,
 
 
 def render(datasets: dict[str, list[dict]], predictor, split_path: Path, frames: int) -> str:
-    from seethrough.training.generalisation import by, table, targets
+    from seethrough.facts import method_label
+    from seethrough.training.generalisation import by, method_table, method_targets, table, targets
 
     cross = datasets.get("cross_source", [])
     cross_reals = [r for r in cross if int(r["label"]) == 0]
@@ -88,6 +89,15 @@ def render(datasets: dict[str, list[dict]], predictor, split_path: Path, frames:
         "## Real files by kind (cross_source)",
         "",
         *table("kind", by(cross_reals, lambda r: r.get("kind") or "unknown")),
+        "",
+        "## Method head (held-out fakes)",
+        "",
+        "Which family the method head names for each held-out fake, whatever its verdict (the estimate is "
+        "conditional on manipulation), against the family its training map gives that fake's method or family.",
+        "",
+        *method_table({**by([r for r in cross if int(r["label"]) == 1], lambda r: r["family"] or "unknown"),
+                       "DFDC": [r for r in datasets.get("dfdc_faces", []) if int(r["label"]) == 1]},
+                      method_targets(predictor.meta.config, predictor.methods), method_label),
         "",
     ]
     return "\n".join(lines)

@@ -61,6 +61,22 @@ def test_every_region_has_one_label_and_one_phrase():
     assert region_label("right_eye") == "right eye (person's)" and region_label("new_part") == "new part"
 
 
+def test_method_families_have_a_label_and_a_note_naming_ffpp_where_one_fits():
+    from seethrough.facts import FFPP_FAMILY, FFPP_METHOD_NOTES, METHOD_FAMILIES, for_pages, method_label, method_note
+    from seethrough.explain.narrator_facts import norm_method
+
+    for key in METHOD_FAMILIES:
+        assert norm_method(method_label(key)) == norm_method(key) and "_" not in method_label(key)
+        assert method_note(key)
+    assert method_label("learned_face_swap") == "learned face swap"
+    assert "FaceForensics++: Deepfakes, FaceShifter" in method_note("learned_face_swap")
+    assert "FaceForensics++" not in method_note("talking_head")
+    # a FaceForensics++ head's names are shown as they are, each in one family
+    assert method_label("Face2Face") == "Face2Face" and method_note("Face2Face") == "expression reenactment"
+    assert set(FFPP_FAMILY) == set(FFPP_METHOD_NOTES) and FFPP_FAMILY["FaceSwap"] == "graphics_face_swap"
+    assert for_pages()["method_labels"]["synthetic_face"] == "synthetic face"
+
+
 def test_doctor_and_web_app_agree_on_the_default_database(monkeypatch, tmp_path):
     from seethrough.doctor import default_database_url
     from seethrough.web.settings import WebSettings

@@ -114,3 +114,27 @@ def test_paired_delta_ranks_a_fakes_only_set_against_the_negatives():
     assert d.n == len(fakes_a)
     assert d.a == pytest.approx(rates(fakes_a, reals_a, ci=False).auc) and d.lo > 0
     assert math.isnan(paired_delta(fakes_a, fakes_b, "auc", n=10).a)  # no reals to rank against
+
+
+def test_method_table_uses_the_models_own_training_map():
+    from seethrough.training.generalisation import method_table, method_targets
+
+    methods = ["learned_face_swap", "reenactment", "synthetic_face"]
+    config = {"head": {"method_of": {"Deepfakes": "learned_face_swap", "face_swap": "learned_face_swap",
+                                     "reenactment": "reenactment", "gan": "synthetic_face"}},
+              "data": {"sources": [{"csv": "/x/dfdc_faces/labels.csv", "fake_method": "Deepfakes"},
+                                   {"csv": "/x/cross_source/labels.csv"}]}}
+    target = method_targets(config, methods)
+
+    def fake(family, named, dataset="cross_source", method="m", status="ok"):
+        return {**row(1, 0.8, "fake", status=status, dataset=dataset), "family": family, "method": method,
+                "predicted_method": named}
+
+    assert target(fake("", "", dataset="dfdc_faces", method="unknown")) == "learned_face_swap"  # the source's fake_method
+    assert target(fake("gan", "")) == "synthetic_face" and target(fake("editing", "")) is None
+    rows = {"gan": [fake("gan", "synthetic_face"), fake("gan", "learned_face_swap"), fake("gan", "synthetic_face"),
+                    fake("gan", None, status="no_face"), {**row(0, 0.1, "real"), "predicted_method": "reenactment"}],
+            "editing": [fake("editing", "reenactment")]}
+    lines = method_table(rows, target, label=lambda m: m.replace("_", " "))
+    assert lines[2] == "| gan | synthetic face | 3 | 67% | synthetic face (2) |"
+    assert len(lines) == 3  # editing has no family in the map: no row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +43,38 @@ def test_heads_score_raw_embeddings_as_the_fit_scores_standardised_ones():
     assert 1 not in pred
     assert fit.report["methods"] == {"Deepfakes": 100, "Face2Face": 100}
     assert set(pred) <= {0, 2} and (pred == truth).mean() >= 0.4
+
+
+def test_the_default_recipe_teaches_the_families_by_a_fakes_family_or_method():
+    """configs/model_v3.yaml's map: DFDC's method, a row's family, a pseudo-fake's kind -> one family each."""
+    import yaml
+
+    from seethrough.facts import METHOD_FAMILIES
+
+    cfg = yaml.safe_load(open(Path(__file__).resolve().parents[1] / "configs" / "model_v3.yaml"))
+    methods, method_of = cfg["methods"], cfg["head"]["method_of"]
+    assert methods == list(METHOD_FAMILIES)
+    tags = {"Deepfakes|": "learned_face_swap", "SimSwap|face_swap": "learned_face_swap",
+            "synth:face_swap": "graphics_face_swap", "FOMM|reenactment": "reenactment",
+            "synth:reenact": "reenactment", "Wav2Lip|lip_sync": "talking_head", "SadTalker|talking_head": "talking_head",
+            "StyleGAN2|gan": "synthetic_face", "FLUX|diffusion": "synthetic_face", "E4S|editing": "attribute_editing"}
+    rng = np.random.default_rng(0)
+    n_per, d = 30, 24
+    emb, labels, tag_list = [], [], []
+    for i, tag in enumerate(["original", *tags]):
+        centre = np.zeros(d, np.float32)
+        centre[i] = 6.0
+        emb.append(rng.normal(size=(n_per, d)).astype(np.float32) + centre)
+        labels += [0 if tag == "original" else 1] * n_per
+        tag_list += [tag] * n_per
+    data = Embedded(np.concatenate(emb), np.array(labels), ["s"] * len(labels), [f"g{i}" for i in range(len(labels))],
+                    tag_list, ["synth" if t.startswith("synth:") else "plain" for t in tag_list])
+    fit = fit_heads(data, c=1.0, methods=methods, method_of=method_of)
+    assert set(fit.report["methods"]) == set(methods)
+    fakes = data.labels == 1
+    pred = (data.emb[fakes] @ fit.method_weight.T + fit.method_bias).argmax(1)
+    truth = [methods.index(tags[t]) for t in np.array(data.methods)[fakes]]
+    assert (pred == np.array(truth)).mean() > 0.95
 
 
 def test_shares_weigh_sources_whatever_their_size():
@@ -84,12 +117,9 @@ def test_sample_rows_caps_each_label():
     assert len(sample_rows(rows, per_label=100)) == 50
 
 
-def test_fit_head_end_to_end(cross_source, tiny_checkpoint, tmp_path):
-    from seethrough.analysis import AnalyzeOptions, analyze
-    from seethrough.inference import Predictor
-    from seethrough.models import load_checkpoint
-    from seethrough.training.head import run_fit_head
-
+def _head_config(tmp_path, cross_source, tiny_checkpoint, head_extra: str = "") -> Path:
+    """A fit-head config on the generated cross_source set: train_a and train_b train, test_a and calib_a
+    held out."""
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"version": 1, "datasets": {"cross_source": {
         "group_column": "group", "test": ["test_a"], "calib": ["calib_a"]}}}))
@@ -114,7 +144,17 @@ head:
   c: 0.1
   val_frac: 0.0
   flip_average: true
-""")
+""" + head_extra)
+    return cfg
+
+
+def test_fit_head_end_to_end(cross_source, tiny_checkpoint, tmp_path):
+    from seethrough.analysis import AnalyzeOptions, analyze
+    from seethrough.inference import Predictor
+    from seethrough.models import load_checkpoint
+    from seethrough.training.head import run_fit_head
+
+    cfg = _head_config(tmp_path, cross_source, tiny_checkpoint)
     out, report = run_fit_head(cfg)
     assert out == tmp_path / "run" / "model.pt" and out.is_file()
     # train_a (2 photos + a fake clip) and train_b (2 photos; its grid is never a training file): 5 files,
@@ -182,3 +222,30 @@ data:
 """)
     with pytest.raises(ConfigError, match="init_from"):
         run_fit_head(cfg)
+
+
+def test_sqrt_pooling_is_fitted_written_and_scored_alike(cross_source, tiny_checkpoint, tmp_path):
+    """head.pooling: sqrt: the heads read the square root of the pooled map, and the written model pools so."""
+    from seethrough.explain import gradcam_maps
+    from seethrough.inference import Predictor
+    from seethrough.models import load_checkpoint
+    from seethrough.models.backbones import pool_map
+    from seethrough.training.head import run_fit_head
+
+    out, _ = run_fit_head(_head_config(tmp_path, cross_source, tiny_checkpoint, "  pooling: sqrt\n"))
+    model, meta = load_checkpoint(out)
+    assert meta.model_spec.pooling == "sqrt" and model.backbone.pooling == "sqrt"
+    assert load_checkpoint(tiny_checkpoint)[0].backbone.pooling == "mean"  # older checkpoints pool as before
+    p = Predictor(out)
+    p.flip_average = False
+    crop = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    with p.lock, torch.no_grad():
+        emb, _ = p.embed([crop])
+        fmap = model.backbone.forward_features(p.to_tensor([crop]))
+    mean = fmap.mean(dim=(2, 3))
+    torch.testing.assert_close(emb, pool_map(fmap, "sqrt"), rtol=1e-3, atol=1e-4)
+    torch.testing.assert_close(emb, mean.sign() * mean.abs().sqrt(), rtol=1e-2, atol=1e-2)
+    maps = gradcam_maps(p, [crop, crop])
+    assert np.isfinite(maps).all()  # the gradient through the root stays finite where a channel is 0
+    with pytest.raises(Exception, match="pooling"):
+        model.backbone.pooling = "max"

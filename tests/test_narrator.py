@@ -724,3 +724,55 @@ def test_provenance_words_are_not_read_as_the_verdict():
              "valid signature from a signer not in a trust list. " + REAL)
     assert check_reply(reply, doc) == []
     assert any("verdict" in p for p in check_reply("This video is synthetic and fake. " + REAL, doc))
+
+
+# --------------------------------------------------------------------------- method families (the bundled model's head)
+
+FAMILY_PROBS = {"learned_face_swap": 0.61, "reenactment": 0.14, "graphics_face_swap": 0.09, "talking_head": 0.07,
+                "synthetic_face": 0.05, "attribute_editing": 0.04}
+
+
+def family_fake() -> dict:
+    doc = fake_video()
+    doc["method"] = method_block(FAMILY_PROBS)
+    return valid(doc)
+
+
+FAITHFUL_FAMILY = FAITHFUL_FAKE.replace("it most resembles Face2Face (62%)", "it most resembles a learned face swap (61%)")
+
+
+def test_template_and_summary_name_families_in_words():
+    doc = family_fake()
+    text = template_text(doc)
+    assert "the manipulation family it most resembles is learned face swap (61%)" in text
+    assert "learned_face_swap" not in text
+    summary, _ = summarize_for_narrator(doc)
+    assert summary["method"]["most_resembles"] == "learned face swap"
+    assert summary["method"]["probabilities_if_manipulated"]["attribute editing"] == "4%"
+    assert check_reply(text, doc) == []
+
+
+def test_checker_reads_family_names_and_ffpp_names_within_them():
+    doc = family_fake()
+    assert check_reply(FAITHFUL_FAMILY, doc) == []
+    # an FF++ method names its family's estimate
+    assert check_reply(FAITHFUL_FAMILY.replace("a learned face swap (61%)", "a Deepfakes-style face swap (61%)"),
+                       doc) == []
+    # "Face Swap" inside "Learned Face Swap" is the family, not FaceSwap (graphics, 9%)
+    assert check_reply(FAITHFUL_FAMILY.replace("a learned face swap", "a Learned Face Swap"), doc) == []
+    for bad, expect in [
+        (FAITHFUL_FAMILY.replace("a learned face swap (61%)", "reenactment (14%)"), "closest"),
+        (FAITHFUL_FAMILY.replace("a learned face swap (61%)", "a FaceSwap manipulation"), "closest"),
+        (FAITHFUL_FAMILY.replace("(61%)", "(41%)"), "gives learned face swap 41%"),
+        (FAITHFUL_FAMILY + " It is clearly a talking head.", "certain"),
+    ]:
+        problems = check_reply(bad, doc)
+        assert any(expect in p for p in problems), (bad, problems)
+
+
+def test_checker_reads_a_family_word_against_an_ffpp_head():
+    doc = fake_video()  # Face2Face 62% first, NeuralTextures 8%: both reenactment
+    assert check_reply(FAITHFUL_FAKE.replace("it most resembles Face2Face (62%)",
+                                             "it most resembles reenactment, like Face2Face (62%)"), doc) == []
+    problems = check_reply(FAITHFUL_FAKE + " It may also be a talking head.", doc)
+    assert any("talking head" in p and "not among" in p for p in problems), problems

@@ -287,6 +287,18 @@ def test_html_image_has_no_timeline_and_names_the_llm(tmp_path):
     assert build_content(image_doc(), []).timeline is None
 
 
+def test_method_families_are_shown_in_words_with_their_ffpp_names(tmp_path):
+    doc = image_doc()
+    doc["method"] = {"predicted": "reenactment", "note": "probabilities are conditional on the face being manipulated",
+                     "probabilities": {"reenactment": 0.55, "learned_face_swap": 0.3, "synthetic_face": 0.15}}
+    c = build_content(doc, [])
+    assert [r[0] for r in c.method_rows] == ["reenactment", "learned face swap", "synthetic face"]
+    assert "FaceForensics++: Face2Face, NeuralTextures" in c.method_rows[0][2]
+    assert c.method.alt == "If manipulated, it most resembles reenactment (55%)."
+    html = render_html(doc, [], tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Manipulation family" in html and "learned face swap" in html and "learned_face_swap" not in html
+
+
 def test_gallery_without_frame_overlay_and_long_gallery(tmp_path):
     items = make_gallery(9)
     items[0].frame_overlay = None  # evidence_gallery() leaves it out when the frame was not kept

@@ -149,11 +149,13 @@ def test_history_search_and_delete(page, server, face_image):
 def test_page_formatter_matches_the_python_one(page):
     from test_formatting import CASES
 
-    from seethrough.facts import REGION_LABELS, VERDICT_LABELS
+    from seethrough.facts import REGION_LABELS, VERDICT_LABELS, method_label
 
     page.goto("/")
     assert page.evaluate("() => ST.region('jaw_chin')") == REGION_LABELS["jaw_chin"]
     assert page.evaluate("() => ST.VERDICT_LABEL") == VERDICT_LABELS
+    assert page.evaluate("() => ST.methodLabel('synthetic_face')") == method_label("synthetic_face") == "synthetic face"
+    assert page.evaluate("() => ST.methodLabel('Face2Face')") == "Face2Face"  # a FaceForensics++ head's own names
     for p, thresholds, text in CASES:
         assert page.evaluate("([p, t]) => ST.overallPct(p, t)", [p, thresholds]) == text, (p, thresholds)
 
@@ -187,4 +189,32 @@ def test_provenance_is_shown_above_the_verdict_with_the_rows_the_reports_use(pag
     shown = page.evaluate("() => [...document.querySelectorAll('#provenance-rows dt')].map(dt => "
                           "[dt.textContent, dt.nextElementSibling.textContent])")
     assert [tuple(x) for x in shown] == display_rows(block), json.dumps(shown)
+    assert not page.js_errors, page.js_errors
+
+
+def test_method_card_names_families_in_words(page):
+    """A stored uncertain result of a family head (a stand-in API route): the card's bars and note use
+    the families' labels, most likely first."""
+    aid = "cd" * 16
+    doc = {"schema_version": "1.3", "seethrough_version": "x", "file": {"name": "f.jpg", "path": "f.jpg"},
+           "status": "ok", "verdict": "uncertain", "fake_probability": 0.5,
+           "thresholds": {"real_below": 0.3, "fake_above": 0.7}, "frames": [], "tracks": [], "evidence": None,
+           "narrative": {"text": "words", "engine": "template", "requested": "template"},
+           "media": {"kind": "image", "width": 64, "height": 64}, "model": {"name": "m"}, "settings": {},
+           "timings_ms": {}, "method": {"predicted": "talking_head", "note": "probabilities are conditional on the "
+                                        "face being manipulated", "probabilities": {"learned_face_swap": 0.2,
+                                                                                    "talking_head": 0.7,
+                                                                                    "synthetic_face": 0.1}}}
+    row = {"id": aid, "name": "f.jpg", "kind": "image", "size_bytes": 10, "created_at": time.time(), "status": "done",
+           "stage_text": "Finished", "progress": 1, "sha256": "ef" * 32,
+           "links": {"result": f"/api/analyses/{aid}/result"}, "artefacts": {"problems": [], "frames": [], "gallery": []}}
+    page.route(f"**/api/analyses/{aid}", lambda r: r.fulfill(json=row))
+    page.route(f"**/api/analyses/{aid}/result", lambda r: r.fulfill(json=doc))
+    page.goto(f"/analyses/{aid}")
+    page.wait_for_selector("#method-card:not([hidden])")
+    assert page.locator("#method-title").inner_text() == "Manipulation family"
+    assert page.locator("#method-note").inner_text().startswith("Most similar to talking head.")
+    text = page.locator("#methods").inner_text()
+    assert text.index("talking head") < text.index("learned face swap") < text.index("synthetic face")
+    assert "_" not in text
     assert not page.js_errors, page.js_errors

@@ -40,11 +40,52 @@ def region_label(key: str | None) -> str | None:
     return REGION_LABELS.get(key, key.replace("_", " "))
 
 
+#: The manipulation families of the bundled model's method head (the keys of a checkpoint's
+#: ``methods``), each with what it covers and the FaceForensics++ methods it includes. A key's
+#: label is the key with spaces ("learned face swap"), so a name normalises alike either way.
+METHOD_FAMILIES = {
+    "learned_face_swap": ("a learned model puts another person's face on the head (DeepFaceLab, SimSwap, "
+                          "InSwapper, GHOST)", ("Deepfakes", "FaceShifter")),
+    "graphics_face_swap": ("another face warped onto the landmarks and blended in", ("FaceSwap",)),
+    "reenactment": ("the person's own face driven by another's expression or motion (First Order Motion, "
+                    "LivePortrait)", ("Face2Face", "NeuralTextures")),
+    "talking_head": ("talking-head or lip-sync synthesis from audio or one photo (Wav2Lip, SadTalker, "
+                     "AniPortrait)", ()),
+    "synthetic_face": ("a whole face generated, of no real person (GAN or diffusion: StyleGAN, FLUX)", ()),
+    "attribute_editing": ("age, expression or hair changed in a generator's latent space (InterFaceGAN, "
+                          "StyleCLIP, SAM)", ()),
+}
+#: What each FaceForensics++ method is (a model trained with ``seethrough train`` names these).
+FFPP_METHOD_NOTES = {
+    "Deepfakes": "learned face swap (autoencoder)",
+    "FaceSwap": "graphics-based face swap",
+    "Face2Face": "expression reenactment",
+    "NeuralTextures": "neural-rendering reenactment",
+    "FaceShifter": "learned face swap (GAN)",
+}
+#: The family a FaceForensics++ method belongs to.
+FFPP_FAMILY = {m: key for key, (_, ffpp) in METHOD_FAMILIES.items() for m in ffpp}
+
+
+def method_label(name: str) -> str:
+    """How a method-head name is shown: a family key with spaces, any other name (FF++'s) as it is."""
+    return name.replace("_", " ") if name in METHOD_FAMILIES else name
+
+
+def method_note(name: str) -> str:
+    """One line on what a method-head name covers, with FaceForensics++'s names where they fit."""
+    if name in METHOD_FAMILIES:
+        what, ffpp = METHOD_FAMILIES[name]
+        return what + (f"; FaceForensics++: {', '.join(ffpp)}" if ffpp else "")
+    return FFPP_METHOD_NOTES.get(name, "")
+
+
 def for_pages() -> dict:
     """What the web pages' script needs of these facts (served inside every page)."""
     from .provenance.wording import C2PA_STATES, LABELS, SOURCE_TYPE_WORDS, UNSIGNED_NOTE
 
     return {"verdict_labels": VERDICT_LABELS, "region_labels": REGION_LABELS,
+            "method_labels": {k: method_label(k) for k in METHOD_FAMILIES},
             "provenance": {"labels": LABELS, "c2pa_states": C2PA_STATES, "source_types": SOURCE_TYPE_WORDS,
                            "unsigned_note": UNSIGNED_NOTE}}
 

@@ -62,7 +62,7 @@ def _report_paths(reports: list[Path], files: list[Path]) -> list[list[Path]]:
 
 
 def _print_text(a) -> None:
-    from ..facts import overall_pct, pct
+    from ..facts import method_label, overall_pct, pct
 
     from ..provenance import headline_statements
 
@@ -86,8 +86,9 @@ def _print_text(a) -> None:
         for r in a.abstention["reasons"]:
             console.print(f"  [yellow]no verdict:[/yellow] {r['text']}")
     if a.method and a.verdict != "real":
-        probs = ", ".join(f"{k} {pct(v)}" for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
-        console.print(f"  resembles: {a.method['predicted']}  ({probs}; conditional on manipulation)")
+        probs = ", ".join(f"{method_label(k)} {pct(v)}"
+                          for k, v in sorted(a.method["probabilities"].items(), key=lambda kv: -kv[1]))
+        console.print(f"  resembles: {method_label(a.method['predicted'])}  ({probs}; conditional on manipulation)")
     scored = [f for f in a.frames if f.fake_probability is not None]
     ev = a.evidence
     if ev:

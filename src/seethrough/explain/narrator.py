@@ -50,7 +50,7 @@ Rules:
 round, convert or invent any other number.
 - Name only the facial regions listed in top_regions or key_frames, preferably with their \
 in_words wording. Left and right are the person's own left and right.
-- Mention a manipulation method only if the evidence has a method entry; say that it is only \
+- Mention a manipulation family or method only if the evidence has a method entry, by the name it gives; say that it is only \
 a resemblance that applies if the face was manipulated, never proof.
 - Mention the caveats; you may quote them word for word.
 - If the evidence has a provenance entry, state it first, as given (you may copy it word for word): \

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..facts import REGION_WORDS, half_up, overall_pct, pct
+from ..facts import REGION_WORDS, half_up, method_label, overall_pct, pct
 from ..provenance.display import headline_statements
 
 #: Key frames and suspicious segments passed on (most suspicious / earliest first).
@@ -235,14 +235,14 @@ def _method(doc: dict, summary: dict, facts: Facts) -> None:
         return
     probs = {name: float(v) for name, v in method["probabilities"].items() if _num(v) is not None}
     ranked = sorted(probs.items(), key=lambda kv: -kv[1])
-    for name, v in ranked:
+    for name, v in ranked:  # a family key and its label ("learned_face_swap", "learned face swap") normalise alike
         facts.methods[norm_method(name)] = v
-        facts.method_names[norm_method(name)] = name
+        facts.method_names[norm_method(name)] = method_label(name)
     predicted = method.get("predicted")
     facts.predicted = norm_method(predicted) if predicted else None
     summary["method"] = {
-        "most_resembles": predicted,
-        "probabilities_if_manipulated": {name: _prob(facts, v) for name, v in ranked},
+        "most_resembles": method_label(predicted) if predicted else None,
+        "probabilities_if_manipulated": {method_label(name): _prob(facts, v) for name, v in ranked},
         "note": "These apply only if the face was manipulated: a resemblance to known families, "
                 "a rough hint and never proof of how or by whom it was made.",
     }

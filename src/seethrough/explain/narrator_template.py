@@ -117,7 +117,7 @@ def _method_sentence(summary: dict, facts: Facts) -> str | None:
     name = method["most_resembles"]
     value = method["probabilities_if_manipulated"].get(name)
     weak = value is not None and facts.methods.get(norm_method(name), 1.0) < 0.5
-    return (f"If the face was manipulated, the technique it most resembles is {name}"
+    return (f"If the face was manipulated, the manipulation family it most resembles is {name}"
             + (f" ({value})" if value else "")
             + (", a weak match" if weak else "")
             + "; these method estimates assume manipulation and are only a rough hint, never proof.")

@@ -30,14 +30,6 @@ from ..provenance.wording import LABELS as PROVENANCE_LABELS, UNSIGNED_NOTE
 from .images import to_png
 
 
-METHOD_NOTES = {
-    "Deepfakes": "learned face swap (autoencoder)",
-    "FaceSwap": "graphics-based face swap",
-    "Face2Face": "expression reenactment",
-    "NeuralTextures": "neural-rendering reenactment",
-    "FaceShifter": "learned face swap (GAN)",
-}
-
 MAX_GALLERY = 8  # key frames shown; a longer list is cut with a note
 
 LIMITS = (
@@ -417,8 +409,8 @@ def _method(doc: dict) -> tuple[Chart | None, list[tuple[str, str, str]], str | 
         return None, [], ("Not shown: the verdict is 'real', and the method estimate only means something "
                           "if the face is manipulated.")
     ordered = sorted(probs.items(), key=lambda kv: -kv[1])
-    chart = charts.method_chart(ordered)
-    rows = [(k, pct(v), METHOD_NOTES.get(k, "")) for k, v in ordered]
+    chart = charts.method_chart([(facts.method_label(k), v) for k, v in ordered])
+    rows = [(facts.method_label(k), pct(v), facts.method_note(k)) for k, v in ordered]
     note = method.get("note") or "probabilities are conditional on the face being manipulated"
     note = note[:1].upper() + note[1:]
     return chart, rows, note

@@ -365,12 +365,12 @@ class _Report:
         c = self.c
         if not (c.method or c.method_note):
             return []
-        out = self.heading("Manipulation method", room=60 * mm)
+        out = self.heading("Manipulation family", room=60 * mm)
         note = [self.p(c.method_note + (". A resemblance, not an attribution." if c.method else ""), "note")] \
             if c.method_note else []
         if c.method:
             out += [_chart(c.method), Spacer(1, 4), KeepTogether([
-                self.grid_table(("family (FaceForensics++)", "probability if manipulated", "what it is"),
+                self.grid_table(("family", "probability if manipulated", "what it is"),
                                 c.method_rows, (50 * mm, 45 * mm, WIDTH - 95 * mm)), Spacer(1, 3), *note])]
         else:
             out += note

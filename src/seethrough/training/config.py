@@ -152,6 +152,9 @@ class HeadStage(_Strict):
     views: list[Literal["plain", "augmented"]] = Field(default_factory=lambda: ["plain", "augmented"])
     synth: bool = True  # pseudo-fakes of the real files, for the method head only
     c: float = Field(default=0.003, gt=0)  # inverse L2 strength (on standardised embeddings)
+    # how the kept backbone's feature map becomes the embedding the heads read: mean (as trained) or
+    # sqrt (its square root, power normalisation; the written model pools so when it scores)
+    pooling: Literal["mean", "sqrt"] = "mean"
     # share of each source (dataset folder name) in the binary fit; unlisted sources split the rest
     shares: dict[str, float] = Field(default_factory=dict)
     val_frac: float = Field(default=0.1, ge=0.0, lt=1.0)  # groups held out of a first fit, for the report
@@ -170,6 +173,15 @@ class HeadStage(_Strict):
             raise ValueError("head.tune.synth_share draws pseudo-fakes, which head.synth: false does not make; "
                              "set head.synth: true or synth_share: 0")
         return self
+
+
+def method_index(tag: str, method_of: dict[str, str], methods: list[str]) -> int:
+    """Which of ``methods`` a training fake teaches the method head, by ``head.method_of``: ``tag`` is
+    ``method|family`` for a fake (its method tried first), ``synth:<family>`` for a pseudo-fake; -1 for none."""
+    for key in (tag, *tag.split("|")):
+        if key and key in method_of and method_of[key] in methods:
+            return methods.index(method_of[key])
+    return -1
 
 
 class TrainConfig(_Strict):

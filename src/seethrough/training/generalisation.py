@@ -216,3 +216,38 @@ def paired_delta(rows_a: list[dict], rows_b: list[dict], what: str = "auc", *, n
             draws.append(db - da)
     lo, hi = np.percentile(draws, [2.5, 97.5]) if draws else (float("nan"), float("nan"))
     return PairedDelta(n_rows, a, b, float(lo), float(hi))
+
+
+def method_targets(config: dict, methods: list[str]):
+    """``row -> name``: the method-head name a benchmark fake should get, by the model's own training
+    map (its config's ``head.method_of``; a listed source's ``fake_method`` stands in for a row's
+    method, as in training); None where the map names none of ``methods``."""
+    from ..datasets.heldout import dataset_name
+    from .config import method_index
+
+    method_of = (config.get("head") or {}).get("method_of") or {}
+    fake_method = {dataset_name(s["csv"]): s["fake_method"] for s in (config.get("data") or {}).get("sources", [])
+                   if s.get("csv") and s.get("fake_method")}
+
+    def target(row: dict) -> str | None:
+        method = fake_method.get(row.get("dataset", "")) or row.get("method") or ""
+        k = method_index(f"{method}|{row.get('family') or ''}", method_of, methods)
+        return methods[k] if k >= 0 else None
+    return target
+
+
+def method_table(rows_by_name: dict[str, list[dict]], target, label=str) -> list[str]:
+    """Per group of fakes: the family the method head should name, how many scored fakes it names,
+    and what it names most often (``label`` shows a name)."""
+    out = ["| fakes | should be named | n scored | named right | named most often |", "|---|---|---|---|---|"]
+    for name, rows in rows_by_name.items():
+        scored = [r for r in rows if int(r["label"]) == 1 and r.get("status") == "ok" and r.get("predicted_method")]
+        want = {target(r) for r in scored} - {None}
+        if not scored or not want:
+            continue
+        right = sum(r["predicted_method"] == target(r) for r in scored)
+        named = [r["predicted_method"] for r in scored]
+        top = max(set(named), key=lambda m: (named.count(m), m))
+        out.append(f"| {name} | {', '.join(label(w) for w in sorted(want))} | {len(scored)} | "
+                   f"{_f(right / len(scored))} | {label(top)} ({named.count(top)}) |")
+    return out

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..log import get_logger
+from .config import method_index
 
 log = get_logger(__name__)
 
@@ -264,7 +265,7 @@ def fit_heads(data: Embedded, *, c: float = 0.003, shares: dict[str, float] | No
               "shares": shares or {}, "by_view": {v: data.views.count(v) for v in dict.fromkeys(data.views)}}
     mw = mb = None
     if methods:
-        target = np.array([_method_index(m, method_of or {}, methods) for m in data.methods])
+        target = np.array([method_index(m, method_of or {}, methods) for m in data.methods])
         sel = (data.labels == 1) & (target >= 0)
         present = sorted(set(target[sel].tolist()))
         if len(present) >= 2:
@@ -280,14 +281,6 @@ def fit_heads(data: Embedded, *, c: float = 0.003, shares: dict[str, float] | No
         else:
             log.warning("method head: fewer than two methods among the training fakes; left at zero")
     return HeadFit(weight, bias, mw, mb, report)
-
-
-def _method_index(tag: str, method_of: dict[str, str], methods: list[str]) -> int:
-    """``tag`` is ``method|family`` for a fake, ``synth:<family>`` for a pseudo-fake."""
-    for key in (tag, *tag.split("|")):
-        if key and key in method_of and method_of[key] in methods:
-            return methods.index(method_of[key])
-    return -1
 
 
 def build_head_detector(source, fit: HeadFit, methods: list[str]):
@@ -339,7 +332,7 @@ def _embedding_key(cfg, bf16: bool) -> str:
         h.update(file_sha256(path).encode())
     head = cfg.head
     h.update(json.dumps([json.loads(cfg.data.model_dump_json()), head.per_source, head.frames, head.views,
-                         head.synth, head.tune.blocks, cfg.seed], sort_keys=True).encode())
+                         head.synth, head.tune.blocks, head.pooling, cfg.seed], sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -390,6 +383,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
         raise ConfigError(f"{config}: fit-head reads its files from listed sources (CSV), not from a pack.")
     predictor = Predictor(head.init_from)
     predictor.flip_average = False  # the heads are fitted on single views, whatever init_from does when it scores
+    predictor.model.backbone.pooling = head.pooling  # the embedding the heads read, and the written model pools
     settings = prep_settings(predictor, head.frames)
     keep = cut_layer(predictor.model, head.tune.blocks) if head.tune.blocks else None
     stored = Path(cfg.data.cache_dir) / "head-embeddings" / f"{_embedding_key(cfg, predictor.bf16)}.npz"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from ..narrator_facts import Facts
+from ...facts import FFPP_FAMILY, METHOD_FAMILIES, method_label
+from ..narrator_facts import Facts, norm_method
 
 #: One thing a reply gets wrong, as a phrase that follows "the reply ...": ``"states 91% but the
 #: evidence has no such number"``. A check returns a list of them; an empty list means it passes.
@@ -69,17 +70,37 @@ def provenance_spans(text: str) -> list[tuple[int, int]]:
 
 # --------------------------------------------------------------------------- method names
 
-#: The FaceForensics++ families as a reply may write them, by normalised name.
+#: The method-head names as a reply may write them, by normalised name: the FaceForensics++ methods
+#: and the bundled model's families (``facts.METHOD_FAMILIES``).
 METHOD_PATTERNS = [
     ("deepfakes", re.compile(r"\bDeep[Ff]akes\b")),
     ("face2face", re.compile(r"\bface\s?2\s?face\b", re.I)),
     ("faceswap", re.compile(r"\bFace[\s-]?Swap\b|\b(?i:faceswap)\b")),
     ("neuraltextures", re.compile(r"\bneural\s?textures\b", re.I)),
     ("faceshifter", re.compile(r"\bface\s?shifter\b", re.I)),
+    ("learnedfaceswap", re.compile(r"\blearned[\s-]+face[\s-]?swap(?:s|ping)?\b", re.I)),
+    ("graphicsfaceswap", re.compile(r"\bgraphics(?:[\s-]based)?[\s-]+face[\s-]?swap(?:s|ping)?\b", re.I)),
+    ("reenactment", re.compile(r"\b(?:expression\s+)?re-?enactments?\b", re.I)),
+    ("talkinghead", re.compile(r"\btalking[\s-]heads?\b", re.I)),
+    ("syntheticface", re.compile(r"\b(?:fully\s+)?synthetic\s+faces?\b", re.I)),
+    ("attributeediting", re.compile(r"\battribute\s+edit(?:ing|s)?\b", re.I)),
 ]
+#: How a normalised name is shown when the evidence does not name it.
+METHOD_DISPLAY = {"deepfakes": "Deepfakes", "face2face": "Face2Face", "faceswap": "FaceSwap",
+                  "neuraltextures": "NeuralTextures", "faceshifter": "FaceShifter",
+                  **{norm_method(k): method_label(k) for k in METHOD_FAMILIES}}
+#: The family (normalised) of each FaceForensics++ method (normalised), and the reverse.
+FAMILY_OF = {norm_method(m): norm_method(f) for m, f in FFPP_FAMILY.items()}
+MEMBERS = {f: {m for m, g in FAMILY_OF.items() if g == f} for f in set(FAMILY_OF.values())}
 
 
 def method_mentions(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, normalised name) of every method family named, in order."""
-    found = [(m.start(), m.end(), key) for key, pat in METHOD_PATTERNS for m in pat.finditer(text)]
-    return sorted(found)
+    """(start, end, normalised name) of every method name, in order; a name inside a longer one
+    ("Face Swap" in "Learned Face Swap") is the longer one's."""
+    found = sorted(((m.start(), m.end(), key) for key, pat in METHOD_PATTERNS for m in pat.finditer(text)),
+                   key=lambda f: (f[0], -f[1]))
+    kept: list[tuple[int, int, str]] = []
+    for f in found:
+        if not kept or f[0] >= kept[-1][1]:
+            kept.append(f)
+    return kept

@@ -1,9 +1,11 @@
-"""Check: every manipulation method family named has an estimate, and is hedged.
+"""Check: every manipulation method or family named has an estimate, and is hedged.
 
-A FaceForensics++ family named (Deepfakes, Face2Face, FaceSwap, NeuralTextures,
-FaceShifter) must be among the evidence's estimates; the one called closest must be the
-predicted one; none may be presented as certain ("made with FaceSwap" without a hedge,
-"clearly Face2Face"); a percentage given to one must be its estimate.
+A name (a FaceForensics++ method: Deepfakes, Face2Face, FaceSwap, NeuralTextures, FaceShifter;
+or a family of the bundled model: learned face swap, reenactment, ...) must be among the
+evidence's estimates, directly or through its family ("Deepfakes" names the learned-face-swap
+estimate; "reenactment" the Face2Face one of a FaceForensics++ head); the one called closest
+must be the predicted one; none may be presented as certain ("made with FaceSwap" without a
+hedge, "clearly Face2Face"); a percentage given to one must be its own estimate.
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ import re
 
 from ...facts import pct
 from ..narrator_facts import Facts
-from .common import NUM, Problem, method_mentions, tol
+from .common import FAMILY_OF, MEMBERS, METHOD_DISPLAY, NUM, Problem, method_mentions, tol
 
-_DISPLAY = {"deepfakes": "Deepfakes", "face2face": "Face2Face", "faceswap": "FaceSwap",
-            "neuraltextures": "NeuralTextures", "faceshifter": "FaceShifter"}
 _RESEMBLES = re.compile(
     r"\b(?:most\s+(?:closely\s+)?(?:resembles?|resembling|like|likely|matches|similar|consistent)|closest|"
     r"best\s+match(?:es)?|top\s+(?:match|candidate)|likeliest|primary|main)\b[^.;:!?(),]{0,40}$", re.I)
@@ -43,11 +43,21 @@ def _sentence_at(text: str, i: int) -> str:
     return text[start + 1 if start >= 0 else 0:(min(ends) if ends else len(text))]
 
 
+def _estimates(key: str, facts: Facts) -> set[str]:
+    """The estimates a name stands for: its own, its family's, or its FaceForensics++ members'."""
+    if key in facts.methods:
+        return {key}
+    if FAMILY_OF.get(key) in facts.methods:
+        return {FAMILY_OF[key]}
+    return MEMBERS.get(key, set()) & set(facts.methods)
+
+
 def check(text: str, facts: Facts) -> list[Problem]:
     problems: list[Problem] = []
     for start, end, key in method_mentions(text):
-        name = facts.method_names.get(key, _DISPLAY[key])
-        if key not in facts.methods:
+        name = facts.method_names.get(key, METHOD_DISPLAY[key])
+        named = _estimates(key, facts)
+        if not named:
             why = ("no method estimates are given" if not facts.methods else
                    "the evidence has estimates only for " + ", ".join(facts.method_names.values()))
             problems.append(f"mentions {name}, which is not among the method estimates in the evidence ({why})")
@@ -55,13 +65,15 @@ def check(text: str, facts: Facts) -> list[Problem]:
         before, after = text[max(0, start - 80):start], text[end:end + 80]
         sentence = _sentence_at(text, start)
         predicted = facts.method_names.get(facts.predicted or "", facts.predicted)
-        if _RESEMBLES.search(before) and key != facts.predicted:
+        if _RESEMBLES.search(before) and facts.predicted not in named:
             problems.append(f"presents {name} as the closest method but the evidence ranks {predicted} first")
         certain = bool(_CERTAIN_BEFORE.search(before) or _CERTAIN_AFTER.match(after))
         if (certain and not _HEDGE.search(sentence)) or _SURE.search(sentence):
             problems.append(f"presents {name} as certain; method estimates are only a hint that applies "
                             "if the face was manipulated")
         m = _PCT_AFTER.match(after) or _PCT_BEFORE.search(before[-25:])
-        if m and abs(100 * facts.methods[key] - float(m.group("n"))) > tol(m.group("n")):
-            problems.append(f"gives {name} {m.group('n')}% but the evidence gives it {pct(facts.methods[key])}")
+        if m and len(named) == 1:
+            value = facts.methods[next(iter(named))]
+            if abs(100 * value - float(m.group("n"))) > tol(m.group("n")):
+                problems.append(f"gives {name} {m.group('n')}% but the evidence gives it {pct(value)}")
     return problems

@@ -127,6 +127,8 @@ const ST = (() => {
 
   const REGION_LABEL = FACTS.region_labels;
   function region(name) { return REGION_LABEL[name] || (name || "").replace(/_/g, " "); }
+  const METHOD_LABEL = FACTS.method_labels;
+  function methodLabel(name) { return METHOD_LABEL[name] || name || ""; }
 
   /** Plain-language advice for an error code. */
   function hint(code) {
@@ -167,6 +169,6 @@ const ST = (() => {
   }
   document.addEventListener("DOMContentLoaded", initTokenForm);
 
-  return { api, ApiError, el, clear, badge, statusBadge, pct, overallPct, bytes, when, seconds, region, hint, VERDICT_LABEL,
+  return { api, ApiError, el, clear, badge, statusBadge, pct, overallPct, bytes, when, seconds, region, methodLabel, hint, VERDICT_LABEL,
     FACTS };
 })();

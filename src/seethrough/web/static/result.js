@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { el, api, clear, pct, bytes, seconds, region, hint } = ST;
+  const { el, api, clear, pct, bytes, seconds, region, methodLabel, hint } = ST;
   const root = document.getElementById("result");
   const id = root.dataset.id;
   const $ = (sel) => document.getElementById(sel);
@@ -212,10 +212,10 @@
     const m = d.method;
     show($("method-card"), !!(m && m.probabilities && d.verdict !== "real"));
     if (!m || !m.probabilities) return;
-    $("method-note").textContent = `Most similar to ${m.predicted}. ${m.note ? m.note.charAt(0).toUpperCase() + m.note.slice(1) + "." : ""}`;
+    $("method-note").textContent = `Most similar to ${methodLabel(m.predicted)}. ${m.note ? m.note.charAt(0).toUpperCase() + m.note.slice(1) + "." : ""}`;
     const rows = Object.entries(m.probabilities).sort((a, b) => b[1] - a[1])
-      .map(([k, v]) => ({ label: k, value: v, cls: k === m.predicted ? "bar-hot" : "" }));
-    Charts.bars($("methods"), rows, { max: 1, label: "Probability per manipulation method", format: (v) => `${Math.round(v * 100)} %` });
+      .map(([k, v]) => ({ label: methodLabel(k), value: v, cls: k === m.predicted ? "bar-hot" : "" }));
+    Charts.bars($("methods"), rows, { max: 1, label: "Probability per manipulation family", format: (v) => `${Math.round(v * 100)} %` });
   }
 
   function renderTracks(d) {

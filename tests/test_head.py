@@ -223,29 +223,3 @@ data:
     with pytest.raises(ConfigError, match="init_from"):
         run_fit_head(cfg)
 
-
-def test_sqrt_pooling_is_fitted_written_and_scored_alike(cross_source, tiny_checkpoint, tmp_path):
-    """head.pooling: sqrt: the heads read the square root of the pooled map, and the written model pools so."""
-    from seethrough.explain import gradcam_maps
-    from seethrough.inference import Predictor
-    from seethrough.models import load_checkpoint
-    from seethrough.models.backbones import pool_map
-    from seethrough.training.head import run_fit_head
-
-    out, _ = run_fit_head(_head_config(tmp_path, cross_source, tiny_checkpoint, "  pooling: sqrt\n"))
-    model, meta = load_checkpoint(out)
-    assert meta.model_spec.pooling == "sqrt" and model.backbone.pooling == "sqrt"
-    assert load_checkpoint(tiny_checkpoint)[0].backbone.pooling == "mean"  # older checkpoints pool as before
-    p = Predictor(out)
-    p.flip_average = False
-    crop = np.random.default_rng(1).integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    with p.lock, torch.no_grad():
-        emb, _ = p.embed([crop])
-        fmap = model.backbone.forward_features(p.to_tensor([crop]))
-    mean = fmap.mean(dim=(2, 3))
-    torch.testing.assert_close(emb, pool_map(fmap, "sqrt"), rtol=1e-3, atol=1e-4)
-    torch.testing.assert_close(emb, mean.sign() * mean.abs().sqrt(), rtol=1e-2, atol=1e-2)
-    maps = gradcam_maps(p, [crop, crop])
-    assert np.isfinite(maps).all()  # the gradient through the root stays finite where a channel is 0
-    with pytest.raises(Exception, match="pooling"):
-        model.backbone.pooling = "max"

@@ -47,3 +47,15 @@ def test_method_names_are_marked_before_verdict_words_are_read():
     assert marked.count(masking.METHOD_PLACEHOLDER) == 3
     assert read_claims(marked, facts) == []  # no method name is read as "fake"
     assert [c.kind for c in read_claims(text, facts)]  # unmarked, "DeepFakes" and "Swap" would be
+
+
+def test_every_method_name_a_reply_may_write_is_read_and_shown():
+    from seethrough.explain.narrator_check.common import METHOD_DISPLAY, METHOD_PATTERNS, method_mentions
+    from seethrough.explain.narrator_facts import norm_method
+    from seethrough.facts import FFPP_METHOD_NOTES, METHOD_FAMILIES, method_label
+
+    keys = [k for k, _ in METHOD_PATTERNS]
+    assert set(keys) == set(METHOD_DISPLAY) == {norm_method(n) for n in [*FFPP_METHOD_NOTES, *METHOD_FAMILIES]}
+    for name in [*FFPP_METHOD_NOTES, *METHOD_FAMILIES]:  # each shown name is read back as itself
+        shown = method_label(name)
+        assert [m[2] for m in method_mentions(f"It resembles {shown}.")] == [norm_method(name)], shown

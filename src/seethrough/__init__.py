@@ -1,3 +1,3 @@
 """seethrough: offline-first, explainable deepfake detection for face videos and images."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"

@@ -28,22 +28,8 @@ log = get_logger(__name__)
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
-#: How a feature map becomes an embedding: ``mean`` (global average pooling) or ``sqrt`` (the
-#: square root of it, power normalisation: it damps the few channels that fire strongly on
-#: one kind of image, which a linear read-out would otherwise lean on).
-POOLINGS = ("mean", "sqrt")
-_SQRT_EPS = 1e-4  # keeps the gradient finite at 0 (Grad-CAM backpropagates through the pooling)
-
 BackboneFactory = Callable[..., "Backbone"]
 _REGISTRY: Registry[BackboneFactory] = Registry("backbone", ModelError)
-
-
-def pool_map(fmap: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
-    """The embedding of a (B,C,h,w) feature map by one of :data:`POOLINGS`."""
-    m = fmap.mean(dim=(2, 3))
-    if pooling == "sqrt":
-        m = torch.sign(m) * (torch.sqrt(m.abs() + _SQRT_EPS) - _SQRT_EPS ** 0.5)
-    return m
 
 
 class Backbone(nn.Module):
@@ -77,18 +63,6 @@ class Backbone(nn.Module):
         self._preprocessing = _check_preprocessing(preprocessing)
         self.classifier_prefix = classifier_prefix
         self.model.get_submodule(cam_layer_name)  # fail early on a wrong name
-        self.pooling = "mean"
-
-    @property
-    def pooling(self) -> str:
-        """One of :data:`POOLINGS`: how :meth:`pool` turns the feature map into the embedding."""
-        return self._pooling
-
-    @pooling.setter
-    def pooling(self, value: str) -> None:
-        if value not in POOLINGS:
-            raise ModelError(f"Unknown pooling {value!r}: one of {', '.join(POOLINGS)}.")
-        self._pooling = value
 
     @property
     def cam_layer(self) -> nn.Module:
@@ -115,8 +89,8 @@ class Backbone(nn.Module):
         return self.model.forward_features(x)
 
     def pool(self, fmap: torch.Tensor) -> torch.Tensor:
-        """(B,C,h,w) -> (B,C): global average pooling, and with ``pooling == "sqrt"`` its signed square root."""
-        return pool_map(fmap, self._pooling)
+        """Global average pooling: (B,C,h,w) -> (B,C)."""
+        return fmap.mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B,3,H,W) -> (B,num_features) embedding."""

@@ -42,7 +42,6 @@ class ModelSpec:
     num_layers: int = 1
     dropout: float = 0.3
     embedding_dim: int | None = None  # backbone.num_features; filled in by the model
-    pooling: str = "mean"  # how the backbone's feature map becomes the embedding (backbones.POOLINGS)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,7 +103,7 @@ class DeepfakeDetector(nn.Module):
         self.method_head = nn.Linear(self.temporal.out_features, num_methods) if num_methods else None
         self._spec = ModelSpec(backbone=backbone.name, temporal=temporal, num_methods=num_methods,
                                hidden_size=hidden_size, attention_size=attention_size, num_layers=num_layers,
-                               dropout=float(dropout), embedding_dim=dim, pooling=backbone.pooling)
+                               dropout=float(dropout), embedding_dim=dim)
 
     # ------------------------------------------------------------------ construction
 
@@ -118,7 +117,6 @@ class DeepfakeDetector(nn.Module):
                 f"model_spec says the '{spec.backbone}' embedding has {spec.embedding_dim} features but the "
                 f"backbone has {backbone.num_features}."
             )
-        backbone.pooling = spec.pooling
         return cls(backbone, temporal=spec.temporal, num_methods=spec.num_methods, hidden_size=spec.hidden_size,
                    attention_size=spec.attention_size, num_layers=spec.num_layers, dropout=spec.dropout)
 

@@ -152,9 +152,6 @@ class HeadStage(_Strict):
     views: list[Literal["plain", "augmented"]] = Field(default_factory=lambda: ["plain", "augmented"])
     synth: bool = True  # pseudo-fakes of the real files, for the method head only
     c: float = Field(default=0.003, gt=0)  # inverse L2 strength (on standardised embeddings)
-    # how the kept backbone's feature map becomes the embedding the heads read: mean (as trained) or
-    # sqrt (its square root, power normalisation; the written model pools so when it scores)
-    pooling: Literal["mean", "sqrt"] = "mean"
     # share of each source (dataset folder name) in the binary fit; unlisted sources split the rest
     shares: dict[str, float] = Field(default_factory=dict)
     val_frac: float = Field(default=0.1, ge=0.0, lt=1.0)  # groups held out of a first fit, for the report

@@ -332,7 +332,7 @@ def _embedding_key(cfg, bf16: bool) -> str:
         h.update(file_sha256(path).encode())
     head = cfg.head
     h.update(json.dumps([json.loads(cfg.data.model_dump_json()), head.per_source, head.frames, head.views,
-                         head.synth, head.tune.blocks, head.pooling, cfg.seed], sort_keys=True).encode())
+                         head.synth, head.tune.blocks, cfg.seed], sort_keys=True).encode())
     return h.hexdigest()[:16]
 
 
@@ -383,7 +383,6 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
         raise ConfigError(f"{config}: fit-head reads its files from listed sources (CSV), not from a pack.")
     predictor = Predictor(head.init_from)
     predictor.flip_average = False  # the heads are fitted on single views, whatever init_from does when it scores
-    predictor.model.backbone.pooling = head.pooling  # the embedding the heads read, and the written model pools
     settings = prep_settings(predictor, head.frames)
     keep = cut_layer(predictor.model, head.tune.blocks) if head.tune.blocks else None
     stored = Path(cfg.data.cache_dir) / "head-embeddings" / f"{_embedding_key(cfg, predictor.bf16)}.npz"

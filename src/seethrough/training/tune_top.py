@@ -29,7 +29,6 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..log import get_logger
-from ..models.backbones import pool_map
 
 log = get_logger(__name__)
 
@@ -38,9 +37,8 @@ class TopStages(nn.Module):
     """The last ``n`` stages of an EfficientNet-style trunk, its head conv and pooling: the
     cached input of those stages (B, C, h, w) -> the embedding (B, D). Shares the trunk's modules."""
 
-    def __init__(self, trunk: nn.Module, n: int, pooling: str = "mean") -> None:
+    def __init__(self, trunk: nn.Module, n: int) -> None:
         super().__init__()
-        self.pooling = pooling
         if not all(hasattr(trunk, k) for k in ("blocks", "conv_head", "bn2")):
             raise ConfigError(f"head.tune: the {type(trunk).__name__} backbone has no EfficientNet stages to "
                               "fine-tune; set head.tune.blocks to 0.")
@@ -54,12 +52,12 @@ class TopStages(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         for stage in self.stages:
             x = stage(x)
-        return pool_map(self.bn2(self.conv_head(x)), self.pooling)
+        return self.bn2(self.conv_head(x)).mean(dim=(2, 3))
 
 
 def cut_layer(model, n: int) -> nn.Module:
     """The module whose output :func:`tune_top` needs cached for a ``n``-stage fine-tune."""
-    return TopStages(model.backbone.model, n, model.backbone.pooling).cut
+    return TopStages(model.backbone.model, n).cut
 
 
 def embed_keeping(predictor, crops: list[np.ndarray], keep: nn.Module | None) -> tuple[torch.Tensor, np.ndarray | None]:
@@ -103,7 +101,7 @@ def tune_top(model, data, fit, tune, *, shares: dict[str, float] | None, val: np
         raise ValueError("tune_top needs the cached stage inputs (embed_files(..., keep=...))")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    top = TopStages(model.backbone.model, tune.blocks, model.backbone.pooling).float()
+    top = TopStages(model.backbone.model, tune.blocks).float()
     top.eval()  # frozen batch-norm statistics; the weights train
     head = nn.Linear(fit.weight.shape[1], 1)
     with torch.no_grad():

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from ...facts import FFPP_FAMILY, METHOD_FAMILIES, method_label
+from ...facts import FFPP_FAMILY, FFPP_METHOD_NOTES, METHOD_FAMILIES, method_label
 from ..narrator_facts import Facts, norm_method
 
 #: One thing a reply gets wrong, as a phrase that follows "the reply ...": ``"states 91% but the
@@ -86,8 +86,7 @@ METHOD_PATTERNS = [
     ("attributeediting", re.compile(r"\battribute\s+edit(?:ing|s)?\b", re.I)),
 ]
 #: How a normalised name is shown when the evidence does not name it.
-METHOD_DISPLAY = {"deepfakes": "Deepfakes", "face2face": "Face2Face", "faceswap": "FaceSwap",
-                  "neuraltextures": "NeuralTextures", "faceshifter": "FaceShifter",
+METHOD_DISPLAY = {**{norm_method(m): m for m in FFPP_METHOD_NOTES},
                   **{norm_method(k): method_label(k) for k in METHOD_FAMILIES}}
 #: The family (normalised) of each FaceForensics++ method (normalised), and the reverse.
 FAMILY_OF = {norm_method(m): norm_method(f) for m, f in FFPP_FAMILY.items()}

@@ -27,7 +27,9 @@ PEERS = [
     ("SBI / LAA-Net backbone", "tf_efficientnet_b4", 380, "EfficientNet-B4 @380"),
     ("DeepfakeBench Xception", "legacy_xception", 256, "Xception @256"),
     ("CLIP ViT-L/14 (Effort, ForensicsAdapter)", "vit_large_patch14_clip_224", 224, "ViT-L/14 @224"),
-    # the larger backbones issue #12 asks to try in place of ours, at their native inputs
+    # the larger backbones issue #12 asks to try in place of ours, at their native inputs, next to ours
+    # timed the same way (the backbone alone; the pipeline's model stage adds preprocessing and the heads)
+    ("ours, timed like the peers: EfficientNet-Lite0", "tf_efficientnet_lite0", 224, "Lite0 @224"),
     ("candidate for ours: EfficientNet-Lite1", "tf_efficientnet_lite1", 240, "Lite1 @240"),
     ("candidate for ours: EfficientNet-Lite2", "tf_efficientnet_lite2", 260, "Lite2 @260"),
 ]

@@ -160,6 +160,24 @@ def test_page_formatter_matches_the_python_one(page):
         assert page.evaluate("([p, t]) => ST.overallPct(p, t)", [p, thresholds]) == text, (p, thresholds)
 
 
+def _open_stored_result(page, aid: str, name: str, **fields) -> None:
+    """Open the result page of a stored image analysis served by stand-in API routes: a minimal
+    analysis document with ``fields`` (verdict, method, provenance, ...) and its job row."""
+    from seethrough.facts import SCHEMA_VERSION
+
+    doc = {"schema_version": SCHEMA_VERSION, "seethrough_version": "x", "file": {"name": name, "path": name},
+           "status": "ok", "thresholds": {"real_below": 0.3, "fake_above": 0.7}, "frames": [], "tracks": [],
+           "evidence": None, "narrative": {"text": "words", "engine": "template", "requested": "template"},
+           "media": {"kind": "image", "width": 64, "height": 64}, "model": {"name": "m"}, "settings": {},
+           "timings_ms": {}, **fields}
+    row = {"id": aid, "name": name, "kind": "image", "size_bytes": 10, "created_at": time.time(), "status": "done",
+           "stage_text": "Finished", "progress": 1, "sha256": "cd" * 32,
+           "links": {"result": f"/api/analyses/{aid}/result"}, "artefacts": {"problems": [], "frames": [], "gallery": []}}
+    page.route(f"**/api/analyses/{aid}", lambda r: r.fulfill(json=row))
+    page.route(f"**/api/analyses/{aid}/result", lambda r: r.fulfill(json=doc))
+    page.goto(f"/analyses/{aid}")
+
+
 def test_provenance_is_shown_above_the_verdict_with_the_rows_the_reports_use(page):
     """A stored result with a signed AI declaration (served by a stand-in API route): the declaration
     sits above the verdict, the card shows the same rows as the reports and the CLI."""
@@ -168,20 +186,8 @@ def test_provenance_is_shown_above_the_verdict_with_the_rows_the_reports_use(pag
     from seethrough.provenance import display_rows
     from seethrough.testing.provenance import example_block
 
-    aid = "ab" * 16
     block = example_block("image", "valid")
-    doc = {"schema_version": "1.3", "seethrough_version": "x", "file": {"name": "gen.jpg", "path": "gen.jpg"},
-           "status": "ok", "verdict": "real", "fake_probability": 0.05,
-           "thresholds": {"real_below": 0.3, "fake_above": 0.7}, "frames": [], "tracks": [], "evidence": None,
-           "narrative": {"text": "words", "engine": "template", "requested": "template"},
-           "media": {"kind": "image", "width": 64, "height": 64}, "model": {"name": "m"}, "settings": {},
-           "timings_ms": {}, "provenance": block}
-    row = {"id": aid, "name": "gen.jpg", "kind": "image", "size_bytes": 10, "created_at": time.time(), "status": "done",
-           "stage_text": "Finished", "progress": 1, "sha256": "cd" * 32,
-           "links": {"result": f"/api/analyses/{aid}/result"}, "artefacts": {"problems": [], "frames": [], "gallery": []}}
-    page.route(f"**/api/analyses/{aid}", lambda r: r.fulfill(json=row))
-    page.route(f"**/api/analyses/{aid}/result", lambda r: r.fulfill(json=doc))
-    page.goto(f"/analyses/{aid}")
+    _open_stored_result(page, "ab" * 16, "gen.jpg", verdict="real", fake_probability=0.05, provenance=block)
     page.wait_for_selector("#provenance-card:not([hidden])")
     alert = page.locator("#provenance-alerts .alert").first
     assert alert.inner_text().endswith(block["statements"][0]["text"])
@@ -195,22 +201,9 @@ def test_provenance_is_shown_above_the_verdict_with_the_rows_the_reports_use(pag
 def test_method_card_names_families_in_words(page):
     """A stored uncertain result of a family head (a stand-in API route): the card's bars and note use
     the families' labels, most likely first."""
-    aid = "cd" * 16
-    doc = {"schema_version": "1.3", "seethrough_version": "x", "file": {"name": "f.jpg", "path": "f.jpg"},
-           "status": "ok", "verdict": "uncertain", "fake_probability": 0.5,
-           "thresholds": {"real_below": 0.3, "fake_above": 0.7}, "frames": [], "tracks": [], "evidence": None,
-           "narrative": {"text": "words", "engine": "template", "requested": "template"},
-           "media": {"kind": "image", "width": 64, "height": 64}, "model": {"name": "m"}, "settings": {},
-           "timings_ms": {}, "method": {"predicted": "talking_head", "note": "probabilities are conditional on the "
-                                        "face being manipulated", "probabilities": {"learned_face_swap": 0.2,
-                                                                                    "talking_head": 0.7,
-                                                                                    "synthetic_face": 0.1}}}
-    row = {"id": aid, "name": "f.jpg", "kind": "image", "size_bytes": 10, "created_at": time.time(), "status": "done",
-           "stage_text": "Finished", "progress": 1, "sha256": "ef" * 32,
-           "links": {"result": f"/api/analyses/{aid}/result"}, "artefacts": {"problems": [], "frames": [], "gallery": []}}
-    page.route(f"**/api/analyses/{aid}", lambda r: r.fulfill(json=row))
-    page.route(f"**/api/analyses/{aid}/result", lambda r: r.fulfill(json=doc))
-    page.goto(f"/analyses/{aid}")
+    _open_stored_result(page, "cd" * 16, "f.jpg", verdict="uncertain", fake_probability=0.5, method={
+        "predicted": "talking_head", "note": "probabilities are conditional on the face being manipulated",
+        "probabilities": {"learned_face_swap": 0.2, "talking_head": 0.7, "synthetic_face": 0.1}})
     page.wait_for_selector("#method-card:not([hidden])")
     assert page.locator("#method-title").inner_text() == "Manipulation family"
     assert page.locator("#method-note").inner_text().startswith("Most similar to talking head.")

@@ -559,3 +559,12 @@ def test_what_to_try_follows_the_type_of_the_error(status, code, advice):
     doc = error_doc()
     doc.update({"status": status, "error_code": code})
     assert any(advice in line for line in _what_to_try(doc)), _what_to_try(doc)
+
+
+def test_charts_write_numbers_as_the_tables_do():
+    from seethrough.facts import pct
+    from seethrough.report import charts
+
+    assert charts.method_chart([("synthetic face", 0.997), ("reenactment", 0.003)]).alt == \
+        f"If manipulated, it most resembles synthetic face ({pct(0.997)})." == \
+        "If manipulated, it most resembles synthetic face (99.7%)."

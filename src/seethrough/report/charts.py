@@ -17,6 +17,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
+from ..facts import overall_pct, pct
+
 DPI = 200
 WIDTH_IN = 7.0
 INK = "#1f2a44"
@@ -83,9 +85,9 @@ def timeline_chart(
         ax.axhspan(lo, hi, color=AMBER, alpha=0.16, lw=0)
         ax.axhspan(hi, 1, color=FAKE, alpha=0.07, lw=0)
         handles += [
-            Patch(color=REAL, alpha=0.25, label=f"'real' zone (< {lo:.0%})"),
+            Patch(color=REAL, alpha=0.25, label=f"'real' zone (< {pct(lo)})"),
             Patch(color=AMBER, alpha=0.4, label="uncertain zone"),
-            Patch(color=FAKE, alpha=0.25, label=f"'fake' zone (≥ {hi:.0%})"),
+            Patch(color=FAKE, alpha=0.25, label=f"'fake' zone (≥ {pct(hi)})"),
         ]
 
     for seg in segments:
@@ -114,7 +116,7 @@ def timeline_chart(
     handles.insert(0, Line2D([], [], color=INK, marker="o", ms=3, lw=1.4, label="fake probability per frame"))
     if overall is not None:
         ax.axhline(overall, color=INK, ls="--", lw=0.9, alpha=0.7, zorder=2)
-        handles.insert(1, Line2D([], [], color=INK, ls="--", lw=0.9, label=f"whole clip: {overall:.0%}"))
+        handles.insert(1, Line2D([], [], color=INK, ls="--", lw=0.9, label=f"whole clip: {overall_pct(overall, thresholds)}"))
 
     missing = ~np.isfinite(p)
     if missing.any():
@@ -144,7 +146,7 @@ def timeline_chart(
                bbox_to_anchor=(0.5, 0.0), handlelength=1.6, columnspacing=1.2)
     n_scored = int(np.isfinite(p).sum())
     alt = (f"Timeline of the per-frame fake probability over {span:.1f} seconds: {n_scored} of {len(t)} "
-           f"sampled frames scored, highest {np.nanmax(p):.0%}." if n_scored else "Timeline: no frame scored.")
+           f"sampled frames scored, highest {pct(float(np.nanmax(p)))}." if n_scored else "Timeline: no frame scored.")
     return _render(fig, alt)
 
 
@@ -190,7 +192,7 @@ def method_chart(rows: Sequence[tuple[str, float]]) -> Chart:
     colours = ["#5b3f8c" if i == 0 else "#b8a9d6" for i in range(len(rows))]
     ax.barh(y, probs, color=colours, height=0.62, zorder=2)
     for yi, v in zip(y, probs):
-        ax.text(v + 0.01, yi, f"{v:.0%}", va="center", fontsize=FONT - 1, color="#374151")
+        ax.text(v + 0.01, yi, pct(v), va="center", fontsize=FONT - 1, color="#374151")
     ax.set_xlim(0, 1.08)
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -199,5 +201,5 @@ def method_chart(rows: Sequence[tuple[str, float]]) -> Chart:
     ax.grid(axis="x", color="#e5e7eb", lw=0.6, zorder=0)
     ax.set_title("If manipulated, it most resembles…", fontsize=FONT + 1, loc="left", color=INK)
     ax.set_xlabel("probability, given that the face is manipulated", fontsize=FONT, color="#374151")
-    alt = f"If manipulated, it most resembles {names[0]} ({probs[0]:.0%})." if names else "No method estimate."
+    alt = f"If manipulated, it most resembles {names[0]} ({pct(probs[0])})." if names else "No method estimate."
     return _render(fig, alt)

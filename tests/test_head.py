@@ -117,9 +117,10 @@ def test_sample_rows_caps_each_label():
     assert len(sample_rows(rows, per_label=100)) == 50
 
 
-def _head_config(tmp_path, cross_source, tiny_checkpoint, head_extra: str = "") -> Path:
-    """A fit-head config on the generated cross_source set: train_a and train_b train, test_a and calib_a
-    held out."""
+def head_config(tmp_path, cross_source, checkpoint, *, families: str = "{face_swap: 0.5, reenact: 0.5}",
+                source: str = "      balance_by: group\n", head: str = "  flip_average: true\n") -> Path:
+    """A fit-head config on the generated cross_source set (train_a and train_b train, test_a and calib_a
+    held out); ``families`` are the pseudo-fakes', ``source`` and ``head`` YAML lines added to those blocks."""
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"version": 1, "datasets": {"cross_source": {
         "group_column": "group", "test": ["test_a"], "calib": ["calib_a"]}}}))
@@ -131,20 +132,18 @@ data:
   image_size: 64
   crop_margin: 1.15
   cache_dir: {tmp_path / 'cache'}
-  synth: {{families: {{face_swap: 0.5, reenact: 0.5}}}}
+  synth: {{families: {families}}}
   sources:
     - kind: videos
       csv: {cross_source / 'labels.csv'}
       heldout: {split}
       frames: 4
-      balance_by: group
-head:
-  init_from: {tiny_checkpoint}
+{source}head:
+  init_from: {checkpoint}
   per_source: 50
   c: 0.1
   val_frac: 0.0
-  flip_average: true
-""" + head_extra)
+{head}""")
     return cfg
 
 
@@ -154,7 +153,7 @@ def test_fit_head_end_to_end(cross_source, tiny_checkpoint, tmp_path):
     from seethrough.models import load_checkpoint
     from seethrough.training.head import run_fit_head
 
-    cfg = _head_config(tmp_path, cross_source, tiny_checkpoint)
+    cfg = head_config(tmp_path, cross_source, tiny_checkpoint)
     out, report = run_fit_head(cfg)
     assert out == tmp_path / "run" / "model.pt" and out.is_file()
     # train_a (2 photos + a fake clip) and train_b (2 photos; its grid is never a training file): 5 files,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
+from test_head import head_config
 
 
 @pytest.fixture(scope="module")
@@ -24,32 +23,8 @@ def lite_checkpoint(tmp_path_factory):
 
 
 def _config(tmp_path, cross_source, checkpoint, tune: str, synth: str = "true"):
-    split = tmp_path / "split.json"
-    split.write_text(json.dumps({"version": 1, "datasets": {"cross_source": {
-        "group_column": "group", "test": ["test_a"], "calib": ["calib_a"]}}}))
-    cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(f"""
-seed: 0
-output_dir: {tmp_path / 'run'}
-data:
-  image_size: 64
-  crop_margin: 1.15
-  cache_dir: {tmp_path / 'cache'}
-  synth: {{families: {{self_blend: 1.0}}}}
-  sources:
-    - kind: videos
-      csv: {cross_source / 'labels.csv'}
-      heldout: {split}
-      frames: 4
-head:
-  init_from: {checkpoint}
-  per_source: 50
-  c: 0.1
-  val_frac: 0.0
-  synth: {synth}
-  tune: {tune}
-""")
-    return cfg
+    return head_config(tmp_path, cross_source, checkpoint, families="{self_blend: 1.0}", source="",
+                       head=f"  synth: {synth}\n  tune: {tune}\n")
 
 
 def test_fit_head_tunes_only_the_last_stages(cross_source, lite_checkpoint, tmp_path):

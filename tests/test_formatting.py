@@ -86,3 +86,23 @@ def test_doctor_and_web_app_agree_on_the_default_database(monkeypatch, tmp_path)
     assert default_database_url() == WebSettings().db_url
     monkeypatch.setenv("SEETHROUGH_DATA", str(tmp_path))
     assert default_database_url() == WebSettings.from_env().db_url == f"sqlite:///{tmp_path.resolve()}/seethrough.db"
+
+
+@pytest.mark.parametrize("n, text", [(0, "0 B"), (999, "999 B"), (1000, "1.0 KB"), (2_500_000, "2.5 MB"),
+                                     (7_230_000_000, "7.2 GB")])
+def test_size_text(n, text):
+    from seethrough.facts import parse_size, size_text
+
+    assert size_text(n) == text
+    assert parse_size(text) == pytest.approx(n, rel=0.03)  # what is shown reads back as about the same size
+
+
+def test_parse_size_reads_units_and_refuses_anything_else():
+    from seethrough.errors import ConfigError
+    from seethrough.facts import parse_size
+
+    assert parse_size("2GB") == 2 * 10**9 and parse_size("500 mb") == 5 * 10**8 and parse_size("1.5kb") == 1500
+    assert parse_size("1000") == 1000
+    for bad in ("", "lots", "2 GiB", "-1MB", "1e3"):
+        with pytest.raises(ConfigError, match="Not a size"):
+            parse_size(bad)

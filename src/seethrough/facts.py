@@ -153,3 +153,29 @@ def overall_pct(p: float, thresholds: dict | None) -> str:
         if not clash:
             return shown
     return shown
+
+
+# ---------------------------------------------------------------- how a size in bytes is written
+# Decimal units (1 MB = 10^6 bytes), as the web app's upload limits are stated.
+
+SIZE_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def size_text(n: int) -> str:
+    """``1_234_567`` -> ``"1.2 MB"``; under 1 KB in bytes."""
+    for unit in ("TB", "GB", "MB", "KB"):
+        if n >= SIZE_UNITS[unit]:
+            return f"{n / SIZE_UNITS[unit]:.1f} {unit}"
+    return f"{n} B"
+
+
+def parse_size(text: str) -> int:
+    """``"2GB"``, ``"500 MB"``, ``"1.5gb"``, ``"1000"`` (bytes) -> bytes; a clear error otherwise."""
+    import re
+
+    from .errors import ConfigError
+
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?B)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise ConfigError(f"Not a size: {text!r}; write it as 500MB, 2GB or a number of bytes.")
+    return int(float(m.group(1)) * SIZE_UNITS[(m.group(2) or "B").upper()])

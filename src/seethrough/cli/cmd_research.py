@@ -1,4 +1,4 @@
-"""Research and operations commands: doctor, tune, compare."""
+"""Research and operations commands: doctor, tune, compare, cache."""
 
 from __future__ import annotations
 
@@ -170,3 +170,55 @@ def compare_cmd(
                       f"frame #{p.index}", highlight=False)
     for path in res.outputs:
         console.print(f"figure: {path}", highlight=False, soft_wrap=True)
+
+
+# -------------------------------------------------------------------------- cache
+
+
+def _entries(n: int) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+@app.command("cache")
+def cache_cmd(
+    cache_dir: Path = typer.Argument(Path(".seethrough/cache"), help="The training cache (a config's data.cache_dir)."),
+    prune: bool = typer.Option(False, "--prune", help="Remove entries: by --older-than and/or --max-size."),
+    older_than: Optional[float] = typer.Option(None, "--older-than", help="With --prune: entries unused this many days."),
+    max_size: Optional[str] = typer.Option(
+        None, "--max-size", help="With --prune: then the least recently used, until the cache is at most this "
+                                 "size (e.g. 2GB, 500MB)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="With --prune: say what would go, remove nothing."),
+) -> None:
+    """What the training cache holds (crop tables, analyze()-style faces, fit-head embeddings), by last use;
+    with --prune, remove what was not used for a while. Entries used in the last hour are never removed."""
+    import datetime as dt
+
+    from ..facts import parse_size, size_text
+    from ..training.cache import KINDS, list_entries, prune as prune_cache
+
+    if not prune and (older_than is not None or max_size is not None or dry_run):
+        raise typer.BadParameter("--older-than, --max-size and --dry-run go with --prune.")
+    with fails_with(also=(OSError,)):
+        if prune:
+            removed = prune_cache(cache_dir, older_than_days=older_than, dry_run=dry_run,
+                                  max_bytes=None if max_size is None else parse_size(max_size))
+        entries = list_entries(cache_dir)
+    total = size_text(sum(e.bytes for e in entries))
+    if prune:
+        verb = "would remove" if dry_run else "removed"
+        for e in removed:
+            console.print(f"{verb} {escape(str(e.path))} ({e.kind}, {size_text(e.bytes)})", highlight=False,
+                          soft_wrap=True)
+        console.print(f"{verb} {_entries(len(removed))} ({size_text(sum(e.bytes for e in removed))}); "
+                      f"{cache_dir} holds {total}", highlight=False, soft_wrap=True)
+        return
+    t = Table(title=f"{cache_dir}: {_entries(len(entries))}, {total}")
+    for col in ("entry", "kind", "size", "last used"):
+        t.add_column(col, justify="right" if col == "size" else "left")
+    for e in entries:
+        t.add_row(escape(e.path.relative_to(cache_dir).as_posix()), e.kind, size_text(e.bytes),
+                  dt.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M"))
+    Console().print(t)
+    for kind, what in KINDS.items():
+        if any(e.kind == kind for e in entries):
+            console.print(f"  {kind}: {what}", highlight=False)

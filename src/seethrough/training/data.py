@@ -22,6 +22,7 @@ from ..errors import ConfigError
 from ..log import get_logger
 from ..synth import face_swap, reenact, self_blend
 from .augment import Augmenter, AugmentConfig
+from .cache import mark_used
 from .config import CropSource, SynthConfig
 
 log = get_logger(__name__)
@@ -127,6 +128,7 @@ def load_crop_table(src: CropSource, size: int, cache_dir: Path, landmarks: bool
     paths = [r["path"] for r in rows]
     sources = [row_source(src, r) for r in rows]
     if (cache / "done").exists():
+        mark_used(cache)
         images = np.load(cache / "images.npy", mmap_mode="r")
         lms = np.load(cache / "landmarks.npy")
         return CropTable(images, lms, labels, methods, groups, paths, sources)
@@ -147,6 +149,7 @@ def load_crop_table(src: CropSource, size: int, cache_dir: Path, landmarks: bool
     images.flush()
     np.save(cache / "landmarks.npy", lms)
     (cache / "done").write_text(str(len(rows)))
+    mark_used(cache)
     return CropTable(np.load(cache / "images.npy", mmap_mode="r"), lms, labels, methods, groups, paths, sources)
 
 

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..log import get_logger
+from .cache import mark_used
 from .config import method_index
 
 log = get_logger(__name__)
@@ -148,6 +149,7 @@ def crop_source_files(src, rows: list[dict], settings, cache_dir: Path, progress
             w.writeheader()
             w.writerows(rows)
         report = prep_faces(meta, out, root=root, settings=settings, progress=progress)
+    mark_used(out)
     return [(r, out / o.npz) for r, o in zip(rows, report.rows) if o.status == "ok" and o.npz]
 
 
@@ -387,6 +389,7 @@ def run_fit_head(config: Path, out: Path | None = None, *, progress: bool = True
     keep = cut_layer(predictor.model, head.tune.blocks) if head.tune.blocks else None
     stored = Path(cfg.data.cache_dir) / "head-embeddings" / f"{_embedding_key(cfg, predictor.bf16)}.npz"
     if stored.is_file():
+        mark_used(stored)
         data = Embedded.load(stored)
         log.info("fit-head: %d embedded examples from %s", len(data), stored)
     else:

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError, SeethroughError
 from ..log import get_logger
+from .cache import mark_used
 from .config import VideoSource
 from .data import CropTable, label_of, read_source_rows, row_group, row_source, selection_key
 
@@ -31,6 +32,7 @@ def load_video_table(src: VideoSource, size: int, margin: float, cache_dir: Path
     cache = Path(cache_dir) / f"videos-{key}.npz"
     source_of = {r["path"]: row_source(src, r) for r in rows}
     if cache.exists():
+        mark_used(cache)
         z = np.load(cache, allow_pickle=False)
         paths = list(z["paths"])
         return CropTable(z["images"], z["landmarks"], z["labels"], list(z["methods"]), list(z["groups"]), paths,

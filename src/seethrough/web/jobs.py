@@ -235,15 +235,15 @@ class Supervisor(threading.Thread):
                     if code in RETRIED:
                         self._retry_or_fail(row, code, message)
                         return
+                    m.remove_results(row.id)  # first: a job reads "failed" only once its results are gone
                     m.store.fail(row.id, code, message)
-                    m.remove_results(row.id)
                     return
         except ChildTimeout:
             log.warning("job %s exceeded %.0f s; killing worker %d", row.id, timeout, self.slot)
             self._drop_worker()
             self.restarts += 1
-            m.store.fail(row.id, "timeout", f"The file took longer than {timeout:g} s to analyse, so the analysis was stopped.")
             m.remove_results(row.id)
+            m.store.fail(row.id, "timeout", f"The file took longer than {timeout:g} s to analyse, so the analysis was stopped.")
         except ChildDied as exc:
             code, message = death_reason(exc.exitcode, s.memory_limit_mb, oom_killed_since(oom_before))
             log.warning("worker %d died on job %s (exit code %s: %s)", self.slot, row.id, exc.exitcode, code)
@@ -252,8 +252,8 @@ class Supervisor(threading.Thread):
             if code in RETRIED:
                 self._retry_or_fail(row, code, message)
                 return
-            m.store.fail(row.id, code, message)
             m.remove_results(row.id)
+            m.store.fail(row.id, code, message)
         except _Cancelled:  # deleted while running: stop the work, keep nothing
             log.info("job %s deleted while running; worker %d stopped", row.id, self.slot)
             self._drop_worker()
@@ -277,9 +277,9 @@ class Supervisor(threading.Thread):
         lease runs out (see :meth:`JobManager.recover`)."""
         m = self.manager
         try:
+            m.remove_results(analysis_id)
             m.store.fail(analysis_id, "internal", "The server hit an unexpected problem while handling this file; "
                                                   "please submit it again.")
-            m.remove_results(analysis_id)
         except Exception:  # noqa: BLE001
             log.exception("could not mark job %s failed; it is re-queued when its lease runs out", analysis_id)
 

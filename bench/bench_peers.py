@@ -5,9 +5,10 @@
 On the same 32 face crops (from the same generated 10 s 720p clip) it times the forward
 pass of our backbone and of the architectures the field's detectors use, built by timm with
 random weights (only time and memory matter here): SBI / LAA-Net (EfficientNet-B4 @380),
-DeepfakeBench Xception @256, CLIP ViT-L/14 @224 (Effort, ForensicsAdapter). The whole
+DeepfakeBench Xception @256, CLIP ViT-L/14 @224 (Effort, ForensicsAdapter), each in PyTorch
+eager and (but ViT-L) on ONNX Runtime, as our predictor runs its backbone. The whole
 pipeline of a peer is our decode + face stage (measured by analyze() on the clip) plus its
-backbone on the clip's crops, so the comparison isolates the model's cost. Each model's
+faster backbone on the clip's crops, so the comparison isolates the model's cost. Each model's
 peak memory is the max RSS of a fresh process that builds it and runs the 32 crops once.
 Writes ``bench/results/peers.md``; run it on a quiet machine (nothing else on the cores).
 """
@@ -22,16 +23,17 @@ import time
 
 from _common import bench_clip, clip_bench_args, write_table
 
-# name, timm architecture, input size, who uses it
+# name, timm architecture, input size, who uses it, timed on ONNX Runtime too
 PEERS = [
-    ("SBI / LAA-Net backbone", "tf_efficientnet_b4", 380, "EfficientNet-B4 @380"),
-    ("DeepfakeBench Xception", "legacy_xception", 256, "Xception @256"),
-    ("CLIP ViT-L/14 (Effort, ForensicsAdapter)", "vit_large_patch14_clip_224", 224, "ViT-L/14 @224"),
+    ("SBI / LAA-Net backbone", "tf_efficientnet_b4", 380, "EfficientNet-B4 @380", True),
+    ("DeepfakeBench Xception", "legacy_xception", 256, "Xception @256", True),
+    # a 1.2 GB graph: not exported here (PyTorch alone already puts it far behind)
+    ("CLIP ViT-L/14 (Effort, ForensicsAdapter)", "vit_large_patch14_clip_224", 224, "ViT-L/14 @224", False),
     # the larger backbones issue #12 asks to try in place of ours, at their native inputs, next to ours
     # timed the same way (the backbone alone; the pipeline's model stage adds preprocessing and the heads)
-    ("ours, timed like the peers: EfficientNet-Lite0", "tf_efficientnet_lite0", 224, "Lite0 @224"),
-    ("candidate for ours: EfficientNet-Lite1", "tf_efficientnet_lite1", 240, "Lite1 @240"),
-    ("candidate for ours: EfficientNet-Lite2", "tf_efficientnet_lite2", 260, "Lite2 @260"),
+    ("ours, timed like the peers: EfficientNet-Lite0", "tf_efficientnet_lite0", 224, "Lite0 @224", True),
+    ("candidate for ours: EfficientNet-Lite1", "tf_efficientnet_lite1", 240, "Lite1 @240", True),
+    ("candidate for ours: EfficientNet-Lite2", "tf_efficientnet_lite2", 260, "Lite2 @260", True),
 ]
 
 _CHILD = """
@@ -60,21 +62,59 @@ def child_peak_mb(code: str, *argv: str) -> float:
     return int(out.strip().splitlines()[-1]) / 1024
 
 
-def time_backbone(arch: str, size: int, n: int, repeat: int) -> float:
+def time_backbone(arch: str, size: int, n: int, repeat: int, onnx: bool = False) -> float:
+    """Median seconds for ``n`` crops in batches of 8 (the chunk size analyze() uses), in PyTorch eager
+    or, with ``onnx``, exported and run by ONNX Runtime as our predictor runs its backbone."""
     import timm
     import torch
 
     model = timm.create_model(arch, pretrained=False, num_classes=2).eval()
     x = torch.randn(n, 3, size, size)
-    times = []
-    with torch.no_grad():
-        model(x[:8])  # warm-up
-        for _ in range(repeat):
-            t = time.perf_counter()
-            for i in range(0, n, 8):  # the chunk size analyze() uses
+    if onnx:
+        import io
+        import warnings
+
+        import onnxruntime as ort
+
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(model, x[:2], buf, input_names=["x"], dynamic_axes={"x": {0: "n"}}, opset_version=17,
+                              dynamo=False)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = torch.get_num_threads(), 1
+        session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        xs = x.numpy()
+
+        def run(i):
+            session.run(None, {"x": xs[i : i + 8]})
+    else:
+        def run(i):
+            with torch.no_grad():
                 model(x[i : i + 8])
-            times.append(time.perf_counter() - t)
+    run(0)  # warm-up
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        for i in range(0, n, 8):
+            run(i)
+        times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def time_ours(clip, model, opts, repeat: int, runtime: str):
+    """(median whole analysis, median model stage) in seconds, and the last analysis."""
+    from seethrough.analysis import analyze
+    from seethrough.inference import Predictor
+
+    predictor = Predictor(model, runtime=runtime)
+    analyze(clip, predictor=predictor, options=opts)  # warm-up (and, the first time, the ONNX export)
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        a = analyze(clip, predictor=predictor, options=opts)
+        runs.append((time.perf_counter() - t, a.timings_ms["model"] / 1000))
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), a, predictor
 
 
 def main() -> None:
@@ -83,49 +123,51 @@ def main() -> None:
     # Peak memory first, from a small parent: Linux carries the parent's resident size into a
     # child's max RSS across fork/exec, so a parent holding big models would inflate every figure.
     clip = bench_clip("st-peers-")
-    ours_peak = child_peak_mb(_OURS, str(clip), *([str(args.model)] if args.model else []))
-    peer_peaks = [child_peak_mb(_CHILD, arch, str(size), str(args.frames)) for _, arch, size, _ in PEERS]
+    ours_argv = (str(clip), *([str(args.model)] if args.model else []))
+    child_peak_mb(_OURS, *ours_argv)  # the first use of a checkpoint exports its ONNX graph: not a user's usual run
+    ours_peak = child_peak_mb(_OURS, *ours_argv)
+    peer_peaks = [child_peak_mb(_CHILD, arch, str(size), str(args.frames)) for _, arch, size, _, _ in PEERS]
 
     import torch
 
-    from seethrough.analysis import AnalyzeOptions, analyze
-    from seethrough.inference import Predictor
-    predictor = Predictor(args.model)
+    from seethrough.analysis import AnalyzeOptions
+
     opts = AnalyzeOptions(frames=args.frames, explain=False, narrator=None)
-    analyze(clip, predictor=predictor, options=opts)  # warm-up
-    runs = []
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        a = analyze(clip, predictor=predictor, options=opts)
-        runs.append((time.perf_counter() - t, a.timings_ms))
-    ours_total = statistics.median(r[0] for r in runs)
-    ours_model = statistics.median(r[1]["model"] / 1000 for r in runs)
+    _, eager_model, _, _ = time_ours(clip, args.model, opts, args.repeat, "torch")
+    ours_total, ours_model, a, predictor = time_ours(clip, args.model, opts, args.repeat, "auto")
     front = ours_total - ours_model  # probe + decode + faces: the same for every detector
     n = sum(1 for f in a.frames if f.fake_probability is not None) or args.frames
 
     head = {"mean": "mean of frames", "lstm": "LSTM", "bilstm": "BiLSTM"}.get(predictor.info["temporal"],
                                                                               predictor.info["temporal"])
-    rows = [("**seethrough** (" + predictor.info["backbone"] + f" @{predictor.size} + {head})", ours_model, ours_total,
-             ours_peak)]
-    for (name, arch, size, _), mb in zip(PEERS, peer_peaks):
+    ort_ours = ours_model if predictor.runtime == "onnxruntime" else None
+    rows = [("**seethrough** (" + predictor.info["backbone"] + f" @{predictor.size} + {head})", eager_model, ort_ours,
+             ours_total, ours_peak)]
+    for (name, arch, size, _, onnx), mb in zip(PEERS, peer_peaks):
         t = time_backbone(arch, size, n, args.repeat)
-        rows.append((f"{name}: `{arch}` @{size}", t, front + t, mb))
+        t_ort = time_backbone(arch, size, n, args.repeat, onnx=True) if onnx else None
+        rows.append((f"{name}: `{arch}` @{size}", t, t_ort, front + min(t, t_ort or t), mb))
 
-    sbi_total = rows[1][2]
+    sbi_total = rows[1][3]
     lines = [
         f"# Speed budget: our pipeline against the peers' architectures ({n} face crops of a 10 s 720p clip)",
         "",
-        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, fp32, "
-        f"batches of 8; median of {args.repeat} runs (seconds). Peers: timm architectures with random weights, "
-        f"behind our decode + face stage ({front:.2f} s). Peak memory: max RSS of a fresh process.",
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, fp32, "
+        f"batches of 8; median of {args.repeat} runs (seconds). Each model's forward pass is timed in PyTorch "
+        "eager and on ONNX Runtime (as our predictor runs its backbone, `seethrough.models.onnx_runtime`); a "
+        f"whole pipeline is our decode + face stage ({front:.2f} s) plus the faster of the two. Peers: timm "
+        "architectures with random weights. Peak memory: max RSS of a fresh process (ours: analyze() as users "
+        "run it; a peer: its PyTorch forward pass).",
         "",
-        "| detector | model on the crops (s) | whole pipeline, scores only (s) | vs SBI-equivalent | peak memory (MB) |",
-        "|---|---|---|---|---|",
+        "| detector | model on the crops, PyTorch (s) | on ONNX Runtime (s) | whole pipeline, scores only (s) "
+        "| vs SBI-equivalent | peak memory (MB) |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, model_s, total_s, mb in rows:
+    for name, model_s, ort_s, total_s, mb in rows:
         ratio = sbi_total / total_s
         rel = "1.0x" if total_s == sbi_total else (f"{ratio:.1f}x faster" if ratio > 1 else f"{1 / ratio:.1f}x slower")
-        lines.append(f"| {name} | {model_s:.2f} | {total_s:.2f} | {rel} | {mb:.0f} |")
+        ort_text = "–" if ort_s is None else f"{ort_s:.2f}"
+        lines.append(f"| {name} | {model_s:.2f} | {ort_text} | {total_s:.2f} | {rel} | {mb:.0f} |")
     lines += [
         "",
         f"Targets (issue #12): ≥ 3x faster end to end than the SBI-equivalent pipeline — "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +35,8 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
+RUNTIMES = ("auto", "torch", "onnx")
+
 # Verdict band on the calibrated fake probability when a checkpoint carries none.
 DEFAULT_THRESHOLDS = {"real_below": 0.35, "fake_above": 0.65}
 
@@ -53,7 +57,11 @@ class Scores:
 class Predictor:
     """A loaded detector plus its labels, preprocessing and calibration."""
 
-    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu", bf16: bool | None = None):
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu", bf16: bool | None = None,
+                 runtime: str | None = None):
+        """``runtime``: where the backbone's forward pass runs. ``auto`` (default, or ``$SEETHROUGH_RUNTIME``):
+        ONNX Runtime on a CPU without fast bfloat16, else PyTorch; ``torch``; ``onnx`` (an error when it
+        cannot be used). See :mod:`seethrough.models.onnx_runtime`."""
         from .models import load_checkpoint
 
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
@@ -68,6 +76,12 @@ class Predictor:
         self.device = device
         self.bf16 = (device == "cpu" and cpu_has_fast_bf16()) if bf16 is None else bf16
         self.chunk = 8  # frames per backbone batch
+        self.runtime_choice = (runtime or os.environ.get("SEETHROUGH_RUNTIME") or "auto").strip().lower()
+        if self.runtime_choice not in RUNTIMES:
+            raise ModelError(f"Unknown runtime {self.runtime_choice!r}: choose one of {', '.join(RUNTIMES)}.")
+        self._onnx = None  # the backbone on ONNX Runtime, made at the first forward pass that can use it
+        self._onnx_failed: str | None = None
+        self._eager = False
         prep = self.meta.preprocessing
         self.size = int(prep.get("input_size", 224))
         self.mean = np.array(prep["mean"], np.float32) * 255
@@ -143,24 +157,76 @@ class Predictor:
         if mirrored is not None and mirrored.any():
             idx = torch.from_numpy(np.flatnonzero(mirrored))
             x[idx] = torch.flip(x[idx], dims=[3])
+        emb, feats = self._embed_tensor(x, keep_features)
+        if self.flip_average and mirrored is None:  # the mirror adds no Grad-CAM input: the maps explain the crop
+            emb = (emb + self._embed_tensor(torch.flip(x, dims=[3]))[0]) / 2
+        return emb, feats
+
+    @property
+    def runtime(self) -> str:
+        """``onnxruntime`` or ``torch``: where the next forward pass of the backbone runs."""
+        return "onnxruntime" if self._onnx_backbone() is not None else "torch"
+
+    @contextmanager
+    def eager(self):
+        """Run the backbone in PyTorch inside the block (for forward hooks on its modules)."""
+        before, self._eager = self._eager, True
+        try:
+            yield
+        finally:
+            self._eager = before
+
+    def _onnx_backbone(self):
+        """The backbone on ONNX Runtime when this predictor may and can use it (else None)."""
+        if self._eager or self.runtime_choice == "torch" or self._onnx_failed:
+            return None
+        if self.device != "cpu" or (self.bf16 and self.runtime_choice == "auto"):
+            return None
+        backbone = self.model.backbone
+        if self._onnx is not None and not self._onnx.matches(backbone):
+            log.info("the backbone's weights changed since it was exported: PyTorch from now on")
+            self._onnx, self._onnx_failed = None, "the weights changed after export"
+            return None
+        if self._onnx is None:
+            from .models.onnx_runtime import OnnxBackbone
+
+            try:
+                self._onnx = OnnxBackbone.load(backbone, self.size, self.sha256)
+            except Exception as exc:  # noqa: BLE001 - any failure leaves the PyTorch path, which always works
+                self._onnx_failed = f"{type(exc).__name__}: {exc}"
+                if self.runtime_choice == "onnx":
+                    raise ModelError(f"The backbone cannot run on ONNX Runtime ({self._onnx_failed}); "
+                                     "use runtime auto or torch.") from exc
+                log.warning("ONNX Runtime not used for %s (%s): the backbone runs in PyTorch", self.path.name,
+                            self._onnx_failed)
+                return None
+        return self._onnx
+
+    def _embed_tensor(self, x: torch.Tensor, keep_features: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Embeddings of a (T,3,S,S) batch and, with ``keep_features``, the Grad-CAM layer's inputs.
+        In chunks: the same result as one batch, a fraction of the peak memory."""
+        chunks = [x[i : i + self.chunk] for i in range(0, len(x), self.chunk)]
+        onnx = self._onnx_backbone()
+        if onnx is not None:
+            outs = [onnx(c, keep_features) for c in chunks]
+        else:
+            outs = [self._embed_torch(c, keep_features) for c in chunks]
+        emb = torch.cat([e for e, _ in outs])
+        return emb, (torch.cat([f for _, f in outs]) if keep_features else None)
+
+    def _embed_torch(self, x: torch.Tensor, keep_features: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         captured: list[torch.Tensor] = []
         hook = None
         if keep_features:
             hook = self.model.backbone.cam_layer.register_forward_hook(
                 lambda _m, inputs, _out: captured.append(inputs[0].detach().float()))
         try:
-            emb = self._embed_tensor(x)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
+                emb = self.model.backbone(x).float()
         finally:
             if hook is not None:
                 hook.remove()
-        if self.flip_average and mirrored is None:  # the mirror adds no Grad-CAM input: the maps explain the crop
-            emb = (emb + self._embed_tensor(torch.flip(x, dims=[3]))) / 2
-        return emb, (torch.cat(captured) if keep_features else None)
-
-    def _embed_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and self.device == "cpu"):
-            # Embed in chunks: same result as one batch, a fraction of the peak memory.
-            return torch.cat([self.model.backbone(x[i : i + self.chunk]).float() for i in range(0, len(x), self.chunk)])
+        return emb, (captured[0] if keep_features else None)
 
     @torch.no_grad()
     def score(self, crops: list[np.ndarray], keep_features: bool = False) -> Scores:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -67,7 +68,8 @@ def embed_keeping(predictor, crops: list[np.ndarray], keep: nn.Module | None) ->
     hook = None if keep is None else keep.register_forward_hook(
         lambda _m, _i, output: kept.append(output.detach().contiguous().half()))
     try:
-        with predictor.lock, torch.no_grad():
+        # a forward hook needs PyTorch's forward pass; without one, the predictor's runtime (ONNX on a CPU)
+        with predictor.lock, (predictor.eager() if keep is not None else nullcontext()), torch.no_grad():
             emb, _ = predictor.embed(crops)
     finally:
         if hook is not None:

@@ -95,9 +95,13 @@ def test_cache_command_lists_and_prunes(tmp_path):
     cache = tmp_path / "cache"
     old = _entry(cache, "crops-aaaaaaaaaaaa", 2_500_000, 50)
     new = _entry(cache, "faces-cross_source", 1_000, 2)
-    res = runner.invoke(app, ["cache", str(cache)])
+    graphs = tmp_path / "user-cache" / "onnx"
+    graphs.mkdir(parents=True)
+    (graphs / "0123-224-v1-torch2.onnx").write_bytes(b"x" * 3000)
+    res = runner.invoke(app, ["cache", str(cache)], env={"SEETHROUGH_CACHE": str(tmp_path / "user-cache")})
     assert res.exit_code == 0, res.output
     assert "2 entries, 2.5 MB" in res.output and "crops-aaaaaaaaaaaa" in res.output and "faces-cross_source" in res.output
+    assert "1 exported ONNX graph of checkpoints (3.0 KB)" in res.output
     res = runner.invoke(app, ["cache", str(cache), "--prune", "--older-than", "30", "--dry-run"])
     assert res.exit_code == 0 and "would remove" in res.output and "(crops, 2.5 MB)" in res.output and old.exists()
     res = runner.invoke(app, ["cache", str(cache), "--prune", "--max-size", "1MB"])

@@ -175,8 +175,8 @@ def compare_cmd(
 # -------------------------------------------------------------------------- cache
 
 
-def _entries(n: int) -> str:
-    return f"{n} entry" if n == 1 else f"{n} entries"
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 @app.command("cache")
@@ -209,10 +209,10 @@ def cache_cmd(
         for e in removed:
             console.print(f"{verb} {escape(str(e.path))} ({e.kind}, {size_text(e.bytes)})", highlight=False,
                           soft_wrap=True)
-        console.print(f"{verb} {_entries(len(removed))} ({size_text(sum(e.bytes for e in removed))}); "
+        console.print(f"{verb} {_count(len(removed), 'entry', 'entries')} ({size_text(sum(e.bytes for e in removed))}); "
                       f"{cache_dir} holds {total}", highlight=False, soft_wrap=True)
         return
-    t = Table(title=f"{cache_dir}: {_entries(len(entries))}, {total}")
+    t = Table(title=f"{cache_dir}: {_count(len(entries), 'entry', 'entries')}, {total}")
     for col in ("entry", "kind", "size", "last used"):
         t.add_column(col, justify="right" if col == "size" else "left")
     for e in entries:
@@ -222,3 +222,10 @@ def cache_cmd(
     for kind, what in KINDS.items():
         if any(e.kind == kind for e in entries):
             console.print(f"  {kind}: {what}", highlight=False)
+    from ..models.onnx_runtime import KEEP_FILES, cache_dir as onnx_dir
+
+    graphs = list(onnx_dir().glob("*.onnx"))
+    if graphs:
+        console.print(f"Also: {_count(len(graphs), 'exported ONNX graph', 'exported ONNX graphs')} of checkpoints "
+                      f"({size_text(sum(g.stat().st_size for g in graphs))}) in {onnx_dir()}, the {KEEP_FILES} most "
+                      "recently used kept by the predictor itself.", highlight=False, soft_wrap=True)

@@ -185,8 +185,8 @@ def cache_cmd(
     prune: bool = typer.Option(False, "--prune", help="Remove entries: by --older-than and/or --max-size."),
     older_than: Optional[float] = typer.Option(None, "--older-than", help="With --prune: entries unused this many days."),
     max_size: Optional[str] = typer.Option(
-        None, "--max-size", help="With --prune: then the least recently used, until the cache is at most this "
-                                 "size (e.g. 2GB, 500MB)."),
+        None, "--max-size", help="With --prune: then the least recently used, until seethrough's entries take at "
+                                 "most this size (e.g. 2GB, 500MB)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="With --prune: say what would go, remove nothing."),
 ) -> None:
     """What the training cache holds (crop tables, analyze()-style faces, fit-head embeddings), by last use;

@@ -93,18 +93,20 @@ def list_entries(cache_dir: Path) -> list[Entry]:
 
 
 def prune(cache_dir: Path, *, older_than_days: float | None = None, max_bytes: int | None = None,
-          busy_minutes: float = 60.0, dry_run: bool = False, now: float | None = None) -> list[Entry]:
-    """Remove entries unused for ``older_than_days``, then the least recently used until the prunable
+          busy_minutes: float = 60.0, dry_run: bool = False) -> list[Entry]:
+    """Remove entries unused for ``older_than_days``, then the least recently used until the loaders'
     entries take at most ``max_bytes``. Returns what was (or, with ``dry_run``, would be) removed."""
     if older_than_days is None and max_bytes is None:
         raise ConfigError("Say what to prune: an age (--older-than) or a size to keep the cache under (--max-size).")
     if (older_than_days is not None and older_than_days < 0) or (max_bytes is not None and max_bytes < 0):
         raise ConfigError("The age and the size to prune to must not be negative.")
-    now = time.time() if now is None else now
-    entries = [e for e in list_entries(cache_dir) if e.prunable and now - e.last_used > busy_minutes * 60]
-    total = sum(e.bytes for e in list_entries(cache_dir) if e.prunable)
+    now = time.time()
+    entries = [e for e in list_entries(cache_dir) if e.prunable]
+    total = sum(e.bytes for e in entries)
     removed = []
     for e in entries:  # least recently used first
+        if now - e.last_used <= busy_minutes * 60:
+            continue
         too_old = older_than_days is not None and now - e.last_used > older_than_days * 86400
         too_big = max_bytes is not None and total > max_bytes
         if not (too_old or too_big):

@@ -150,6 +150,9 @@ def worker_main(conn, spec: dict) -> None:
         from ..inference import get_predictor
 
         predictor = get_predictor(spec.get("model"))
+        # ready means ready: the backbone's ONNX session (an export on a checkpoint's first use) is made now,
+        # not inside the first job
+        log.info("worker %d: the backbone runs on %s", os.getpid(), predictor.runtime)
         runner = load_runner(spec["runner"])
     except Exception as exc:  # noqa: BLE001 - reported to the parent in words
         log.exception("worker could not start")

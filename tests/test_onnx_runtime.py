@@ -82,6 +82,20 @@ def test_changed_weights_go_back_to_pytorch(cache, tiny_checkpoint):
     assert after == pytest.approx(ref.score(crops).fake_probability, abs=1e-6) and after != pytest.approx(before, abs=1e-4)
 
 
+def test_weights_changed_before_the_first_pass_are_never_exported_as_the_checkpoints(cache, tiny_checkpoint):
+    """The graph is cached under the file's sha256: one made from changed weights would be wrong for
+    every later process that loads the file."""
+    p = Predictor(tiny_checkpoint)
+    with torch.no_grad():
+        next(p.model.backbone.parameters()).add_(1.0)
+    assert p.runtime == "torch" and not list(cache.glob("*.onnx"))
+    fresh = Predictor(tiny_checkpoint)
+    assert fresh.runtime == "onnxruntime"
+    ref = Predictor(tiny_checkpoint, runtime="torch")
+    crops = _crops(3, p.size)
+    assert fresh.score(crops).fake_probability == pytest.approx(ref.score(crops).fake_probability, abs=1e-5)
+
+
 def test_forward_hooks_get_pytorch_inside_eager(cache, tiny_checkpoint):
     p = Predictor(tiny_checkpoint)
     assert p.runtime == "onnxruntime"  # exported (tracing runs PyTorch once) before the hook is in place

@@ -73,6 +73,9 @@ class Predictor:
         self.path = path
         self.model, self.meta = load_checkpoint(path, map_location=device)
         self.model.eval()
+        from .models.onnx_runtime import param_versions
+
+        self._loaded = param_versions(self.model.backbone)  # the weights of the file (its graph is cached by sha256)
         self.device = device
         self.bf16 = (device == "cpu" and cpu_has_fast_bf16()) if bf16 is None else bf16
         self.chunk = 8  # frames per backbone batch
@@ -183,13 +186,13 @@ class Predictor:
         if self.device != "cpu" or (self.bf16 and self.runtime_choice == "auto"):
             return None
         backbone = self.model.backbone
-        if self._onnx is not None and not self._onnx.matches(backbone):
-            log.info("the backbone's weights changed since it was exported: PyTorch from now on")
-            self._onnx, self._onnx_failed = None, "the weights changed after export"
+        from .models.onnx_runtime import OnnxBackbone, param_versions
+
+        if param_versions(backbone) != self._loaded:  # the graph (cached by the file's sha256) is the file's
+            log.info("the backbone's weights are no longer the checkpoint's: PyTorch from now on")
+            self._onnx, self._onnx_failed = None, "the weights changed after loading"
             return None
         if self._onnx is None:
-            from .models.onnx_runtime import OnnxBackbone
-
             try:
                 self._onnx = OnnxBackbone.load(backbone, self.size, self.sha256)
             except Exception as exc:  # noqa: BLE001 - any failure leaves the PyTorch path, which always works

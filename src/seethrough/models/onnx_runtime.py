@@ -9,10 +9,10 @@ and cached on disk under the checkpoint's SHA-256 (``$SEETHROUGH_CACHE/onnx``, d
 ``~/.cache/seethrough/onnx``): the first use of a checkpoint exports (about 2 s for Lite0),
 later processes load the file (0.1 s).
 
-The exported graph is a copy of the weights as they were. :meth:`OnnxBackbone.matches` tells
-whether the PyTorch module still holds those weights (parameter versions are bumped by every
-in-place change: an optimiser step, ``load_state_dict``); the predictor goes back to PyTorch
-when it does not. Gradients (training, Grad-CAM's backward through the head) stay in PyTorch.
+The graph holds the checkpoint file's weights. :func:`param_versions` tells whether a module
+still holds the tensors it held (their version counters are bumped by every in-place change:
+an optimiser step, ``load_state_dict``): the predictor goes back to PyTorch as soon as its
+backbone is no longer the file's, before or after the graph was made. Gradients (training, Grad-CAM's backward through the head) stay in PyTorch.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ class _WithCamInput(nn.Module):
         return emb, captured[0]
 
 
-def _versions(module: nn.Module) -> tuple:
+def param_versions(module: nn.Module) -> tuple:
+    """Which tensors ``module`` holds and their in-place version counters: equal tuples, equal weights."""
     return tuple((id(t), t._version) for t in (*module.parameters(), *module.buffers()))
 
 
@@ -111,7 +112,7 @@ def _cached_graph(backbone: nn.Module, size: int, key: str) -> tuple[bytes, bool
 class OnnxBackbone:
     """A backbone's forward pass on ONNX Runtime's CPU provider."""
 
-    def __init__(self, backbone: nn.Module, graph: bytes, threads: int | None = None) -> None:
+    def __init__(self, graph: bytes, threads: int | None = None) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -120,8 +121,6 @@ class OnnxBackbone:
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         self.version = ort.__version__
-        self._backbone = backbone
-        self._versions = _versions(backbone)
 
     @classmethod
     def load(cls, backbone: nn.Module, size: int, key: str) -> OnnxBackbone:
@@ -129,18 +128,14 @@ class OnnxBackbone:
         ImportError without onnxruntime / onnx, and the exporter's errors for a graph it cannot export."""
         graph, cached = _cached_graph(backbone, size, key)
         try:
-            return cls(backbone, graph)
+            return cls(graph)
         except Exception:
             if not cached:
                 raise
             path = graph_path(key, size)
             log.warning("the cached graph %s does not load: exporting it again", path)
             path.unlink(missing_ok=True)
-            return cls(backbone, _cached_graph(backbone, size, key)[0])
-
-    def matches(self, backbone: nn.Module) -> bool:
-        """Whether ``backbone`` still holds the weights the graph was exported from."""
-        return backbone is self._backbone and _versions(backbone) == self._versions
+            return cls(_cached_graph(backbone, size, key)[0])
 
     def __call__(self, x: torch.Tensor, features: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, D) embeddings and, with ``features``, the (B, C, h, w) Grad-CAM-layer inputs."""

@@ -74,20 +74,17 @@ def time_backbone(arch: str, size: int, n: int, repeat: int, onnx: bool = False)
         import io
         import warnings
 
-        import onnxruntime as ort
+        from seethrough.models.onnx_runtime import OPSET, OnnxBackbone
 
         buf = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            torch.onnx.export(model, x[:2], buf, input_names=["x"], dynamic_axes={"x": {0: "n"}}, opset_version=17,
-                              dynamo=False)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = torch.get_num_threads(), 1
-        session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
-        xs = x.numpy()
+            torch.onnx.export(model, x[:2], buf, input_names=["x"], output_names=["emb"], opset_version=OPSET,
+                              dynamic_axes={"x": {0: "n"}}, dynamo=False)
+        session = OnnxBackbone(buf.getvalue())  # the session settings our predictor runs with
 
         def run(i):
-            session.run(None, {"x": xs[i : i + 8]})
+            session(x[i : i + 8])
     else:
         def run(i):
             with torch.no_grad():

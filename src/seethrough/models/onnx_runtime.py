@@ -12,7 +12,8 @@ later processes load the file (0.1 s).
 The graph holds the checkpoint file's weights. :func:`param_versions` tells whether a module
 still holds the tensors it held (their version counters are bumped by every in-place change:
 an optimiser step, ``load_state_dict``): the predictor goes back to PyTorch as soon as its
-backbone is no longer the file's, before or after the graph was made. Gradients (training, Grad-CAM's backward through the head) stay in PyTorch.
+backbone is no longer the file's, before or after the graph was made. Gradients (training,
+Grad-CAM's backward through the head) stay in PyTorch.
 """
 
 from __future__ import annotations
@@ -112,15 +113,16 @@ def _cached_graph(backbone: nn.Module, size: int, key: str) -> tuple[bytes, bool
 class OnnxBackbone:
     """A backbone's forward pass on ONNX Runtime's CPU provider."""
 
-    def __init__(self, graph: bytes, threads: int | None = None) -> None:
+    def __init__(self, graph: bytes) -> None:
+        """A session for ``graph`` (input ``x``, outputs ``emb`` and, optionally, ``cam_in``), on as many
+        threads as PyTorch has now."""
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
+        opts.intra_op_num_threads = torch.get_num_threads()
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
-        self.version = ort.__version__
 
     @classmethod
     def load(cls, backbone: nn.Module, size: int, key: str) -> OnnxBackbone:

@@ -249,12 +249,12 @@ def test_html_fake_video_is_complete_and_self_contained(tmp_path, gallery):
     assert "The method estimate has not been validated" in html  # caveats are listed
     assert "3.00 s" in html and "640 × 480 px" in html and "h264" in html
     assert "32 sampled, 29 with a usable face" in html
-    # three images per key frame, all inline; plus timeline, region and method charts
-    gallery_imgs = re.findall(r'<img class="gallery-img" src="data:image/png;base64,[A-Za-z0-9+/=]+"', html)
+    # three photographs per key frame (JPEG), all inline; plus timeline, region and method charts (PNG)
+    gallery_imgs = re.findall(r'<img class="gallery-img" src="data:image/jpeg;base64,[A-Za-z0-9+/=]+"', html)
     assert len(gallery_imgs) == 3 * len(gallery)
     all_imgs = re.findall(r"<img\b[^>]*>", html)
     assert len(all_imgs) == 3 * len(gallery) + 3
-    assert all('src="data:image/png;base64,' in tag for tag in all_imgs)
+    assert sum('src="data:image/png;base64,' in tag for tag in all_imgs) == 3
     # nothing is loaded from the network
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"<(script|link)\b", html, re.I) and "@import" not in html and "url(" not in html
@@ -362,6 +362,33 @@ def test_several_faces_and_narrator_fallback_are_reported(tmp_path, validator):
     html = render_html(doc, [], tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Faces in the video" in html
     assert "written by: template (ollama:llama3.2 was not used: Ollama was unreachable at localhost:11434)" in html
+
+
+def test_gallery_photographs_are_embedded_faithfully_as_jpeg(tmp_path, gallery):
+    """The report's copies of the evidence images look like the images (JPEG q90, 4:4:4), in both formats."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from seethrough.report.images import image_mime
+
+    c = build_content(video_doc(), gallery)
+    for view, item in zip(c.gallery, gallery):
+        for data, src in ((view.crop, item.crop), (view.crop_overlay, item.crop_overlay),
+                          (view.frame_overlay, item.frame_overlay)):
+            assert image_mime(data) == "image/jpeg"
+            got = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+            assert got.shape == src.shape  # small enough already: never enlarged
+            assert np.abs(got - src).mean() < 2.5, "the embedded picture is not the evidence image"
+    assert image_mime(c.timeline.png) == "image/png"  # charts stay PNG: lines and text
+    with pytest.raises(ValueError, match="not a PNG or JPEG"):
+        image_mime(b"GIF89a")
+    # the HTML carries the same bytes; the PDF embeds the JPEG streams as they are (DCTDecode)
+    html = render_html(video_doc(), gallery, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert base64.b64encode(c.gallery[0].crop_overlay).decode() in html
+    pdf = render_pdf(video_doc(), gallery, tmp_path / "r.pdf").read_bytes()
+    assert pdf.count(b"/DCTDecode") >= 2 * len(gallery)  # crop overlay and frame of each key frame
 
 
 # ---------------------------------------------------------------- PDF

@@ -63,7 +63,10 @@ def frame_overlay(frame: np.ndarray, cam: np.ndarray, matrix: np.ndarray, box=No
 
 def save_gallery(items: list[GalleryItem], folder, name) -> list:
     """Write each item's crop and frame overlays as PNG in ``folder``; ``name(rank, item, kind)``
-    gives the file name (``kind`` is ``"crop"`` or ``"frame"``). Returns the paths written."""
+    gives the file name (``kind`` is ``"crop"`` or ``"frame"``). Returns the paths written.
+
+    Lossless, at zlib level 1: the four crops and 720p frames of a clip's gallery take 0.15-0.2 s
+    instead of 0.5 s at Pillow's default level 6, for files about a sixth larger."""
     from pathlib import Path
 
     from PIL import Image
@@ -75,7 +78,7 @@ def save_gallery(items: list[GalleryItem], folder, name) -> list:
         for kind, img in (("crop", item.crop_overlay), ("frame", item.frame_overlay)):
             if img is not None:
                 path = folder / name(rank, item, kind)
-                Image.fromarray(img).save(path)
+                Image.fromarray(img).save(path, compress_level=1)
                 written.append(path)
     return written
 

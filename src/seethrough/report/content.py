@@ -27,7 +27,7 @@ from ..errors import (
 from ..explain.narrator_facts import withheld_reasons
 from ..provenance import display_rows, headline_statements
 from ..provenance.wording import LABELS as PROVENANCE_LABELS, UNSIGNED_NOTE
-from .images import to_png
+from .images import to_jpeg
 
 
 MAX_GALLERY = 8  # key frames shown; a longer list is cut with a note
@@ -357,7 +357,7 @@ def _gallery(gallery: Sequence[Any], still: bool) -> list[GalleryView]:
     views = []
     for rank, item in enumerate(list(gallery)[:MAX_GALLERY], start=1):
         frame = getattr(item, "frame_overlay", None)
-        frame_png, size = to_png(frame, max_side=900, with_size=True) if frame is not None else (None, (0, 0))
+        frame_jpg, size = to_jpeg(frame, max_side=900, with_size=True) if frame is not None else (None, (0, 0))
         views.append(GalleryView(
             rank=rank,
             index=int(item.index),
@@ -365,9 +365,9 @@ def _gallery(gallery: Sequence[Any], still: bool) -> list[GalleryView]:
             probability_text=pct(item.fake_probability),
             region=facts.region_label(getattr(item, "top_region", None)),
             still=still,
-            crop=to_png(item.crop, max_side=320),
-            crop_overlay=to_png(item.crop_overlay, max_side=320),
-            frame_overlay=frame_png,
+            crop=to_jpeg(item.crop, max_side=320),
+            crop_overlay=to_jpeg(item.crop_overlay, max_side=320),
+            frame_overlay=frame_jpg,
             frame_size=size,
         ))
     return views

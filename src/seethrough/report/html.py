@@ -10,11 +10,12 @@ from typing import Any, Sequence
 import jinja2
 
 from .content import ReportContent, build_content
+from .images import image_mime
 from .output import atomic_write_bytes
 
 
-def _data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def _data_uri(data: bytes) -> str:
+    return f"data:{image_mime(data)};base64," + base64.b64encode(data).decode("ascii")
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,9 @@
-"""Encode evidence images (RGB numpy arrays) as PNG bytes small enough to embed in a report."""
+"""Encode evidence images (RGB numpy arrays) small enough to embed in a report.
+
+Charts are PNG (sharp lines and text); the photographs of the gallery (face crops, heatmap
+overlays, frames) are JPEG at quality 90 without chroma subsampling: a quarter of the PNG's
+size, encoded four times faster, and the PDF embeds JPEG bytes as they are (PNG pixels it
+decodes and compresses again). ``image_mime`` tells which one a byte string is."""
 
 from __future__ import annotations
 
@@ -25,12 +30,29 @@ def as_rgb_uint8(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a[:, :, :3])
 
 
-def to_png(arr: np.ndarray, max_side: int = 900, *, with_size: bool = False):
-    """PNG bytes of ``arr``, shrunk (never enlarged) so its longer side is at most ``max_side``."""
+JPEG_QUALITY = 90
+
+
+def image_mime(data: bytes) -> str:
+    """``image/png`` or ``image/jpeg`` from the first bytes; ValueError for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    raise ValueError("not a PNG or JPEG image")
+
+
+def _fitted(arr: np.ndarray, max_side: int) -> Image.Image:
     img = Image.fromarray(as_rgb_uint8(arr), "RGB")
     scale = max_side / max(img.size)
     if scale < 1:
         img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.LANCZOS)
+    return img
+
+
+def to_jpeg(arr: np.ndarray, max_side: int = 900, *, with_size: bool = False):
+    """JPEG bytes of ``arr`` (quality 90, 4:4:4), shrunk (never enlarged) so its longer side is at most ``max_side``."""
+    img = _fitted(arr, max_side)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=3)  # level 6 is ~3x slower for a few % smaller files
+    img.save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
     return (buf.getvalue(), img.size) if with_size else buf.getvalue()

@@ -249,12 +249,12 @@ def test_html_fake_video_is_complete_and_self_contained(tmp_path, gallery):
     assert "The method estimate has not been validated" in html  # caveats are listed
     assert "3.00 s" in html and "640 × 480 px" in html and "h264" in html
     assert "32 sampled, 29 with a usable face" in html
-    # three photographs per key frame (JPEG), all inline; plus timeline, region and method charts (PNG)
+    # three photographs per key frame (JPEG), all inline; plus timeline, region and method charts (SVG)
     gallery_imgs = re.findall(r'<img class="gallery-img" src="data:image/jpeg;base64,[A-Za-z0-9+/=]+"', html)
     assert len(gallery_imgs) == 3 * len(gallery)
     all_imgs = re.findall(r"<img\b[^>]*>", html)
     assert len(all_imgs) == 3 * len(gallery) + 3
-    assert sum('src="data:image/png;base64,' in tag for tag in all_imgs) == 3
+    assert sum('src="data:image/svg+xml;base64,' in tag for tag in all_imgs) == 3
     # nothing is loaded from the network
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"<(script|link)\b", html, re.I) and "@import" not in html and "url(" not in html
@@ -308,22 +308,53 @@ def test_gallery_without_frame_overlay_and_long_gallery(tmp_path):
     assert render_pdf(video_doc(), items[:1], tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
 
 
-def test_charts_are_pngs_of_the_expected_shape():
-    from PIL import Image
-    import io
+def _svg_tree(chart):
+    import xml.etree.ElementTree as ET
 
+    root = ET.fromstring(chart.svg())
+    return root, "{http://www.w3.org/2000/svg}"
+
+
+def test_charts_are_vector_drawings_that_plot_the_data(tmp_path):
     doc = video_doc()
     c = build_content(doc, [])
-    for chart, min_h in ((c.timeline, 500), (c.regions, 11 * 40), (c.method, 200)):
-        img = Image.open(io.BytesIO(chart.png))
-        assert img.format == "PNG" and img.size == (chart.width_px, chart.height_px) == (1400, img.size[1])
-        assert img.size[1] >= min_h
     assert "29 of 32 sampled frames scored" in c.timeline.alt
     assert c.regions.alt.startswith("Facial regions by heat; hottest: mouth, blend boundary (face outline), jaw and chin")
     assert c.method.alt == "If manipulated, it most resembles FaceSwap (64%)."
     assert [r[0] for r in c.region_rows][:2] == ["mouth", "blend boundary (face outline)"]
+    for chart in (c.timeline, c.regions, c.method):
+        root, ns = _svg_tree(chart)
+        assert (int(root.get("width")), int(root.get("height"))) == chart.css_size and chart.css_size[0] == 700
+        assert root.find(f"{ns}title").text == chart.alt
+        assert not [e for e in root.iter() if any("href" in k for k in e.attrib)]  # nothing to load
+    # the timeline: one dot per scored frame, at heights ordered as the frame scores are
+    root, ns = _svg_tree(c.timeline)
+    dots = [e for e in root.iter(f"{ns}circle") if e.get("r") == "1.4"]
+    scored = [f["fake_probability"] for f in doc["frames"] if f["fake_probability"] is not None]
+    assert len(dots) == len(scored) == 29
+    ys = np.array([float(d.get("cy")) for d in dots])
+    assert np.array_equal(np.argsort(-ys, kind="stable"), np.argsort(scored, kind="stable"))  # higher score, higher dot
+    texts = [e.text for e in root.iter(f"{ns}text")]
+    assert {"0%", "25%", "50%", "75%", "100%", "1", "2", "3", "4"} <= set(texts)  # axis and key-frame numbers
+    assert "'fake' zone (≥ 72%)" in texts and "no usable face (gap)" in texts
+    # bars: lengths proportional to the values
+    for chart, values in ((c.regions, [float(r["score"]) for r in doc["evidence"]["regions"]]),
+                          (c.method, sorted(doc["method"]["probabilities"].values(), reverse=True))):
+        root, ns = _svg_tree(chart)
+        bars = [e for e in root.iter(f"{ns}rect") if e.get("fill") not in ("#ffffff",) and float(e.get("height")) > 4]
+        widths = np.array([float(b.get("width")) for b in bars])
+        assert len(bars) == len(values)
+        np.testing.assert_allclose(widths / widths[0], np.array(values) / values[0], rtol=1e-2)
     # the region chart grows with the number of regions; a timeline needs at least one scored frame
+    few = build_content({**doc, "evidence": {**doc["evidence"], "regions": doc["evidence"]["regions"][:3]}}, [])
+    assert few.regions.height < c.regions.height
     assert build_content({**doc, "frames": [{**f, "fake_probability": None} for f in doc["frames"]]}, []).timeline is None
+    # the PDF draws the same shapes as vectors: the chart text is text, and the drawing is the PDF's width
+    d = c.timeline.drawing(400)
+    assert d.width == pytest.approx(400) and d.height == pytest.approx(c.timeline.height * 400 / c.timeline.width)
+    text = _pdf_text(render_pdf(doc, [], tmp_path / "r.pdf"))
+    for s in ("fake probability per frame", "face average", "If manipulated, it most resembles", "1.80×"):
+        assert s in text, s
 
 
 @pytest.mark.parametrize("make, badge, words", [
@@ -381,8 +412,8 @@ def test_gallery_photographs_are_embedded_faithfully_as_jpeg(tmp_path, gallery):
             got = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
             assert got.shape == src.shape  # small enough already: never enlarged
             assert np.abs(got - src).mean() < 2.5, "the embedded picture is not the evidence image"
-    assert image_mime(c.timeline.png) == "image/png"  # charts stay PNG: lines and text
-    with pytest.raises(ValueError, match="not a PNG or JPEG"):
+    assert image_mime(c.timeline.svg()) == "image/svg+xml"  # charts are vector drawings
+    with pytest.raises(ValueError, match="not a PNG, JPEG or SVG"):
         image_mime(b"GIF89a")
     # the HTML carries the same bytes; the PDF embeds the JPEG streams as they are (DCTDecode)
     html = render_html(video_doc(), gallery, tmp_path / "r.html").read_text(encoding="utf-8")

@@ -1,6 +1,6 @@
 """Encode evidence images (RGB numpy arrays) small enough to embed in a report.
 
-Charts are PNG (sharp lines and text); the photographs of the gallery (face crops, heatmap
+Charts are vector drawings (``charts``); the photographs of the gallery (face crops, heatmap
 overlays, frames) are JPEG at quality 90 without chroma subsampling: a quarter of the PNG's
 size, encoded four times faster, and the PDF embeds JPEG bytes as they are (PNG pixels it
 decodes and compresses again). ``image_mime`` tells which one a byte string is."""
@@ -34,12 +34,14 @@ JPEG_QUALITY = 90
 
 
 def image_mime(data: bytes) -> str:
-    """``image/png`` or ``image/jpeg`` from the first bytes; ValueError for anything else."""
+    """``image/png``, ``image/jpeg`` or ``image/svg+xml`` from the first bytes; ValueError for anything else."""
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         return "image/png"
     if data[:3] == b"\xff\xd8\xff":
         return "image/jpeg"
-    raise ValueError("not a PNG or JPEG image")
+    if data[:5] == b"<svg ":
+        return "image/svg+xml"
+    raise ValueError("not a PNG, JPEG or SVG image")
 
 
 def _fitted(arr: np.ndarray, max_side: int) -> Image.Image:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
-import unicodedata
 from pathlib import Path
 from typing import Any, Sequence
 from xml.sax.saxutils import escape
@@ -15,8 +13,6 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -35,6 +31,7 @@ from reportlab.platypus import (
 
 from ..log import get_logger
 from .charts import Chart
+from .fonts import Fonts, drawable
 from .content import ReportContent, build_content
 from .output import atomic_write_bytes
 
@@ -53,79 +50,21 @@ RULE = colors.HexColor("#d9dde3")
 PALE = colors.HexColor("#f6f7f9")
 
 
-# ---------------------------------------------------------------- fonts
-
-class _Fonts:
-    """DejaVu fonts shipped with matplotlib, registered once; Helvetica if they are missing."""
-
-    _lock = threading.Lock()
-    _ready = False
-    sans, bold, italic, serif_bold, mono = "Helvetica", "Helvetica-Bold", "Helvetica-Oblique", "Times-Bold", "Courier"
-    glyphs: frozenset[int] | None = None  # code points the sans font can draw (None: Latin-1 only)
-    mono_glyphs: frozenset[int] | None = None
-
-    @classmethod
-    def ensure(cls) -> type[_Fonts]:
-        with cls._lock:
-            if cls._ready:
-                return cls
-            cls._ready = True
-            try:
-                import matplotlib
-
-                folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-                files = {
-                    "STSans": "DejaVuSans.ttf", "STSans-Bold": "DejaVuSans-Bold.ttf",
-                    "STSans-Oblique": "DejaVuSans-Oblique.ttf", "STSans-BoldOblique": "DejaVuSans-BoldOblique.ttf",
-                    "STSerif-Bold": "DejaVuSerif-Bold.ttf", "STMono": "DejaVuSansMono.ttf",
-                }
-                fonts = {name: TTFont(name, str(folder / fn)) for name, fn in files.items()}
-            except Exception as exc:  # noqa: BLE001 - any font problem: fall back to the built-in fonts
-                log.warning("DejaVu fonts unavailable (%s); PDF text limited to Latin-1", exc)
-                return cls
-            for font in fonts.values():
-                pdfmetrics.registerFont(font)
-            pdfmetrics.registerFontFamily("STSans", normal="STSans", bold="STSans-Bold",
-                                          italic="STSans-Oblique", boldItalic="STSans-BoldOblique")
-            cls.sans, cls.bold, cls.italic = "STSans", "STSans-Bold", "STSans-Oblique"
-            cls.serif_bold, cls.mono = "STSerif-Bold", "STMono"
-            cls.glyphs = frozenset(fonts["STSans"].face.charToGlyph)
-            cls.mono_glyphs = frozenset(fonts["STMono"].face.charToGlyph)  # covers less than the sans font
-            return cls
-
-
-def _drawable(text: str, glyphs: frozenset[int] | None) -> tuple[str, bool]:
-    """Replace characters the font cannot draw (and control characters) with U+FFFD / '?'."""
-    out, replaced = [], False
-    for ch in str(text):
-        if ch == "\n":
-            out.append(ch)
-            continue
-        cat = unicodedata.category(ch)
-        ok = cat not in ("Cc", "Cs", "Co", "Cn") and (ord(ch) in glyphs if glyphs is not None else ord(ch) < 256)
-        if ok:
-            out.append(ch)
-        else:
-            replaced = True
-            out.append("\ufffd" if glyphs is not None and 0xFFFD in glyphs else "?")
-    return "".join(out), replaced
-
-
 class _Text:
     """Untrusted text -> safe Paragraph markup."""
 
-    def __init__(self, fonts: type[_Fonts]):
+    def __init__(self, fonts: type[Fonts]):
         self.fonts = fonts
 
     def __call__(self, text: Any, *, mono: bool = False) -> str:
         glyphs = self.fonts.mono_glyphs if mono else self.fonts.glyphs
-        clean, _ = _drawable(str(text), glyphs)
+        clean, _ = drawable(str(text), glyphs)
         return escape(clean).replace("\n", "<br/>")
 
 
 # ---------------------------------------------------------------- styles
 
-def _styles(f: type[_Fonts]) -> dict[str, ParagraphStyle]:
+def _styles(f: type[Fonts]) -> dict[str, ParagraphStyle]:
     body = ParagraphStyle("body", fontName=f.sans, fontSize=9.5, leading=13.5, textColor=colors.HexColor("#222222"),
                           spaceAfter=5)
     return {
@@ -158,21 +97,23 @@ def _styles(f: type[_Fonts]) -> dict[str, ParagraphStyle]:
 
 # ---------------------------------------------------------------- building blocks
 
-def _image(png: bytes, max_w: float, max_h: float, size: tuple[int, int] | None = None) -> Image:
+def _image(data: bytes, max_w: float, max_h: float, size: tuple[int, int] | None = None) -> Image:
     if size is None:
         from PIL import Image as PILImage
 
-        with PILImage.open(io.BytesIO(png)) as im:
+        with PILImage.open(io.BytesIO(data)) as im:
             size = im.size
     w, h = size
     scale = min(max_w / w, max_h / h)
-    img = Image(io.BytesIO(png), width=w * scale, height=h * scale)
+    img = Image(io.BytesIO(data), width=w * scale, height=h * scale)
     img.hAlign = "LEFT"
     return img
 
 
-def _chart(chart: Chart, max_h: float = 120 * mm) -> Image:
-    return _image(chart.png, WIDTH, max_h, (chart.width_px, chart.height_px))
+def _chart(chart: Chart) -> Flowable:
+    d = chart.drawing(WIDTH)  # vector, the same shapes as the HTML report's SVG
+    d.hAlign = "LEFT"
+    return d
 
 
 class _Report:
@@ -180,7 +121,7 @@ class _Report:
 
     def __init__(self, c: ReportContent):
         self.c = c
-        self.fonts = _Fonts.ensure()
+        self.fonts = Fonts.ensure()
         self.t = _Text(self.fonts)
         self.s = _styles(self.fonts)
         self.badge_colour = colors.HexColor(c.badge.colour)
@@ -225,7 +166,7 @@ class _Report:
 
     def title_block(self) -> list[Flowable]:
         c = self.c
-        name, replaced = _drawable(c.file_name, self.fonts.glyphs)
+        name, replaced = drawable(c.file_name, self.fonts.glyphs)
         left: list[Flowable] = [
             self.p("SEETHROUGH  ·  FORENSIC BRIEF", "kicker"),
             self.p("Deepfake analysis", "title"),
@@ -424,9 +365,9 @@ class _Report:
 
 # ---------------------------------------------------------------- page furniture
 
-def _canvas_class(c: ReportContent, fonts: type[_Fonts]):
+def _canvas_class(c: ReportContent, fonts: type[Fonts]):
     """A canvas that knows the page count when it draws each page's header and footer."""
-    name, _ = _drawable(c.file_name, fonts.glyphs)
+    name, _ = drawable(c.file_name, fonts.glyphs)
     if len(name) > 60:
         name = name[:28] + "…" + name[-28:]
     footer_left = (f"seethrough {c.seethrough_version} — evidence, not proof   ·   analysis schema {c.schema_version}"
@@ -472,7 +413,7 @@ def pdf_bytes(content: ReportContent) -> bytes:
     """The report as PDF bytes."""
     report = _Report(content)
     buf = io.BytesIO()
-    title, _ = _drawable(f"Deepfake analysis: {content.file_name} ({content.badge.label})", report.fonts.glyphs)
+    title, _ = drawable(f"Deepfake analysis: {content.file_name} ({content.badge.label})", report.fonts.glyphs)
     doc = BaseDocTemplate(
         buf, pagesize=A4, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=MARGIN_TOP,
         bottomMargin=MARGIN_BOTTOM, title=title, author=f"seethrough {content.seethrough_version}",

@@ -4,8 +4,8 @@ explanations (Grad-CAM, regions, key frames, template narrator), and with the re
     .venv/bin/python bench/bench_analyze.py [--repeat 3] [--model PATH] [--frames 32]
 
 Stage times are the ones ``analyze()`` records in ``timings_ms`` (probe, decode = sampling
-the frames, faces = detect + track + landmarks + crops, model = backbone + temporal head
-in bf16, explain = Grad-CAM + region scores + evidence, narrate = template text); the
+the frames, faces = detect + track + landmarks + crops, model = backbone + read-out,
+explain = Grad-CAM + region scores + evidence, narrate = template text); the
 reports are timed around ``write_report``. Peak memory is the maximum resident set size of
 a fresh process that loads the model and explains the clip once. Target (issue #4):
 explaining a 10 s 720p clip end to end in under 3 s on 2 CPU cores, no LLM. Writes
@@ -70,7 +70,7 @@ def main() -> None:
 
     med = {name: {k: statistics.median(v) for k, v in r.items()} for name, r in rows.items()}
     labels = {"probe": "probe", "decode": f"sample {args.frames} frames", "faces": "faces (detect, track, landmarks, crops)",
-              "model": "model (backbone + temporal head)", "explain": "explain (Grad-CAM, regions, evidence)",
+              "model": "model (backbone + read-out)", "explain": "explain (Grad-CAM, regions, evidence)",
               "narrate": "narrate (template)", "total": "**whole analyze()**"}
     lines = [
         f"# analyze() on a 1280x720, 10 s H.264 clip, {args.frames} frames",

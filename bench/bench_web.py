@@ -165,7 +165,11 @@ def main() -> None:
     import torch
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    model = args.model.name if args.model else "bundled default (efficientnet_lite0 + LSTM)"
+    from seethrough.inference import DEFAULT_CHECKPOINT
+    from seethrough.models.checkpoint import read_checkpoint_meta
+
+    spec = read_checkpoint_meta(args.model or DEFAULT_CHECKPOINT).model_spec
+    model = f"{args.model.name if args.model else 'bundled default'} ({spec.backbone}, temporal {spec.temporal})"
     lines = [
         "# Web app throughput (loopback)",
         "",

@@ -153,6 +153,9 @@ def worker_main(conn, spec: dict) -> None:
         # ready means ready: the backbone's ONNX session (an export on a checkpoint's first use) is made now,
         # not inside the first job
         log.info("worker %d: the backbone runs on %s", os.getpid(), predictor.runtime)
+        from ..report.fonts import Fonts
+
+        Fonts.ensure()  # the reports' fonts (0.3 s to register), also before the first job
         runner = load_runner(spec["runner"])
     except Exception as exc:  # noqa: BLE001 - reported to the parent in words
         log.exception("worker could not start")

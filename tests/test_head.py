@@ -147,6 +147,22 @@ data:
     return cfg
 
 
+def test_fit_head_store_key_ignores_the_new_augmentations_while_off(cross_source, tiny_checkpoint, tmp_path):
+    """Stores embedded before grey/sharpen existed stay valid; switching one on makes a new store."""
+    from seethrough.training.config import load_config
+    from seethrough.training.head import _embedding_key
+
+    cfg = load_config(head_config(tmp_path, cross_source, tiny_checkpoint))
+    key = _embedding_key(cfg, False)
+    off = cfg.model_copy(deep=True)
+    off.data.augment.grey = off.data.augment.sharpen = 0.0
+    assert _embedding_key(off, False) == key
+    for name in ("grey", "sharpen"):
+        on = cfg.model_copy(deep=True)
+        setattr(on.data.augment, name, 0.2)
+        assert _embedding_key(on, False) != key
+
+
 def test_fit_head_end_to_end(cross_source, tiny_checkpoint, tmp_path):
     from seethrough.analysis import AnalyzeOptions, analyze
     from seethrough.inference import Predictor

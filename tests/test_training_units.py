@@ -25,6 +25,27 @@ def test_augmenter_keeps_shape_and_changes_pixels():
     assert np.abs(out.astype(int) - img).mean() > 3
 
 
+def test_grey_and_sharpen_augmentations_and_their_default_off():
+    import cv2
+
+    img = np.ascontiguousarray(astronaut_rgb()[:224, :224])
+    only = dict(flip=0, reframe=0, jpeg=0, blur=0, color=0, resize=0, noise=0, cutout=0)
+    out, _ = Augmenter(AugmentConfig(**only, grey=1.0), np.random.default_rng(0))(img)
+    assert np.array_equal(out[..., 0], out[..., 1]) and np.array_equal(out[..., 1], out[..., 2])
+    assert np.abs(out[..., 0].astype(int) - cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)).max() == 0
+
+    def lap(a):
+        return cv2.Laplacian(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()
+
+    out, _ = Augmenter(AugmentConfig(**only, sharpen=1.0), np.random.default_rng(0))(img)
+    assert lap(out) > 1.2 * lap(img)
+    # off by default, and off means no random draw: the other transforms get the draws they always had
+    rng_a, rng_b = np.random.default_rng(5), np.random.default_rng(5)
+    a, _ = Augmenter(AugmentConfig(), rng_a)(img)
+    b, _ = Augmenter(AugmentConfig(grey=0.0, sharpen=0.0), rng_b)(img)
+    assert np.array_equal(a, b) and rng_a.random() == rng_b.random()
+
+
 def test_reframe_moves_mask_with_image():
     img = np.zeros((100, 100, 3), np.uint8)
     mask = np.zeros((100, 100), np.float32)

@@ -32,6 +32,13 @@ class AugmentConfig(BaseModel):
     noise: float = 0.1
     cutout: float = 0.15
     cutout_frac: tuple[float, float] = Field(default=(0.1, 0.3))
+    # Off unless asked for (AUGMENT_ADDED_OFF); at 0 they draw no random number, so older configs augment
+    # exactly as before.
+    grey: float = 0.0  # black and white (bench_robustness: colour carries part of what the model learned)
+    sharpen: float = 0.0  # an unsharp mask, as phones and photo editors apply
+
+
+AUGMENT_ADDED_OFF = ("grey", "sharpen")  # transforms added after 0.4.0, off by default
 
 
 @dataclass
@@ -49,10 +56,14 @@ class Augmenter:
             img, mask = reframe(img, mask, r.uniform(*c.crop_scale), r.uniform(-c.crop_shift, c.crop_shift, 2))
         if r.random() < c.color:
             img = color_jitter(img, r)
+        if c.grey and r.random() < c.grey:
+            img = grey(img)
         if r.random() < c.resize:
             img = down_up(img, r.uniform(*c.resize_factor))
         if r.random() < c.blur:
             img = cv2.GaussianBlur(img, (0, 0), r.uniform(*c.blur_sigma))
+        if c.sharpen and r.random() < c.sharpen:
+            img = unsharp(img, r.uniform(1.0, 2.0), r.uniform(0.3, 1.0))
         if r.random() < c.noise:
             img = np.clip(img.astype(np.float32) + r.normal(0, r.uniform(2, 8), img.shape), 0, 255).astype(np.uint8)
         if r.random() < c.jpeg:
@@ -90,6 +101,17 @@ def down_up(img: np.ndarray, factor: float) -> np.ndarray:
     h, w = img.shape[:2]
     small = cv2.resize(img, (max(8, int(w * factor)), max(8, int(h * factor))), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def grey(img: np.ndarray) -> np.ndarray:
+    """Black and white, still three channels."""
+    return np.repeat(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+
+
+def unsharp(img: np.ndarray, sigma: float, amount: float) -> np.ndarray:
+    """Sharpen: ``img + amount * (img - blurred)``."""
+    blur = cv2.GaussianBlur(np.ascontiguousarray(img), (0, 0), sigma)
+    return cv2.addWeighted(np.ascontiguousarray(img), 1 + amount, blur, -amount, 0)
 
 
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from ..errors import ConfigError
 from ..log import get_logger
+from .augment import AUGMENT_ADDED_OFF
 from .cache import mark_used
 from .config import method_index
 
@@ -333,7 +334,11 @@ def _embedding_key(cfg, bf16: bool) -> str:
     for path in files:
         h.update(file_sha256(path).encode())
     head = cfg.head
-    h.update(json.dumps([json.loads(cfg.data.model_dump_json()), head.per_source, head.frames, head.views,
+    data = json.loads(cfg.data.model_dump_json())
+    for name in AUGMENT_ADDED_OFF:  # left out while off: the stores made before they existed stay valid
+        if not data["augment"].get(name):
+            data["augment"].pop(name, None)
+    h.update(json.dumps([data, head.per_source, head.frames, head.views,
                          head.synth, head.tune.blocks, cfg.seed], sort_keys=True).encode())
     return h.hexdigest()[:16]
 

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from .augment import grey, unsharp
 from .generalisation import DECIDED
 
 
@@ -49,14 +50,8 @@ def _centre_crop(img: np.ndarray, keep: float = 0.8) -> np.ndarray:
     return np.ascontiguousarray(img[y:y + ch, x:x + cw])
 
 
-def _grey(img: np.ndarray) -> np.ndarray:
-    g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
-    return np.repeat(g[:, :, None], 3, axis=2)
-
-
 def _sharpen(img: np.ndarray) -> np.ndarray:  # an unsharp mask, as phones and editors apply
-    blur = cv2.GaussianBlur(img, (0, 0), 1.5)
-    return cv2.addWeighted(img, 1.8, blur, -0.8, 0)
+    return unsharp(img, 1.5, 0.8)
 
 
 def _noise(img: np.ndarray, sigma: float = 4.0, seed: int = 0) -> np.ndarray:
@@ -85,7 +80,7 @@ EDITS: dict[str, Edit] = {e.name: e for e in (
     Edit("half", "half the width and height", _lossless(lambda im: _scale(im, 0.5))),
     Edit("double", "twice the width and height (bicubic)", _lossless(lambda im: _scale(im, 2.0))),
     Edit("crop80", "cropped to its central 80%", _lossless(_centre_crop)),
-    Edit("grey", "black and white", _lossless(_grey)),
+    Edit("grey", "black and white", _lossless(grey)),
     Edit("sharpen", "sharpened (unsharp mask, radius 1.5 px, amount 0.8)", _lossless(_sharpen)),
     Edit("noise", "Gaussian noise, sigma 4 grey levels", _lossless(_noise)),
 )}

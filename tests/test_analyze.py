@@ -164,6 +164,20 @@ def test_every_outcome_matches_the_published_schema(face_clip, face_image, tmp_p
         _valid(bad, schema)
 
 
+def test_a_black_and_white_photo_is_analysed_with_its_caveat(face_image, tmp_path, tiny_predictor, schema):
+    from PIL import Image
+
+    grey = tmp_path / "grey.jpg"
+    Image.open(face_image).convert("L").convert("RGB").save(grey, quality=90)
+    codes = {}
+    for name, path in (("colour", face_image), ("grey", grey)):
+        a = analyze(path, predictor=tiny_predictor, options=AnalyzeOptions(narrator=None))
+        assert a.status == "ok"
+        _valid(a.to_dict(), schema)
+        codes[name] = {c["code"] for c in a.evidence["caveats"]}
+    assert "black_and_white" in codes["grey"] and "black_and_white" not in codes["colour"]
+
+
 def test_evidence_explains_the_reported_face(face_clip, tiny_predictor):
     stages = []
     a = analyze(face_clip, predictor=tiny_predictor, options=AnalyzeOptions(frames=16, narrator=None),

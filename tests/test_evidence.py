@@ -7,7 +7,7 @@ from types import SimpleNamespace as NS
 import pytest
 
 from seethrough.explain import aggregate_regions, caveats, key_frames, suspicious_segments, top_regions
-from seethrough.explain.evidence import bits_per_pixel
+from seethrough.explain.evidence import bits_per_pixel, is_monochrome
 
 
 def _frames(probs, regions=None):
@@ -61,6 +61,27 @@ def test_caveats_name_what_makes_a_result_weak():
     assert _cav(verdict="fake", method={"predicted": "FaceSwap"}) == {"method_unvalidated"}
     img = {"kind": "image", "width": 1000, "height": 1000, "container": "jpeg", "size_bytes": 30_000, "extra": {}}
     assert _cav(media=img, n_scored=1, n_sampled=1) == {"single_image", "heavy_compression"}
+
+
+def test_black_and_white_faces_get_a_caveat():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from seethrough.testing import astronaut_rgb
+
+    face = np.ascontiguousarray(astronaut_rgb()[:224, :224])
+    grey = np.repeat(face.mean(2, keepdims=True).astype(np.uint8), 3, axis=2)
+    buf = io.BytesIO()
+    Image.fromarray(grey).save(buf, format="JPEG", quality=60)  # a re-encoded grey picture keeps faint chroma
+    regrey = np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    sepia = np.clip(grey * np.array([1.07, 0.74, 0.43]), 0, 255).astype(np.uint8)  # toned: still colour
+    assert is_monochrome([grey]) and is_monochrome([grey, regrey])
+    assert not is_monochrome([face]) and not is_monochrome([grey, face]) and not is_monochrome([sepia])
+    assert not is_monochrome([])
+    assert _cav(monochrome=True) == {"black_and_white"}
+    assert _cav() == set()
 
 
 def test_bits_per_pixel():

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from seethrough.analysis import SCHEMA_PATH, AnalyzeOptions, analyze
+from seethrough.facts import SCHEMA_VERSION
 from seethrough.provenance import (TrustListError, display_rows, headline_statements, load_trust_list,
                                    read_provenance)
 from seethrough.provenance import wording
@@ -219,11 +220,11 @@ def test_analysis_with_provenance_matches_the_schema(files, tiny_predictor):
     import jsonschema
 
     schema = json.loads(SCHEMA_PATH.read_text())
-    assert schema["properties"]["schema_version"]["const"] == "1.3"
+    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION == "1.4"
     for key in ("signed_jpg", "tampered_jpg", "exif_jpg", "sd_png", "signed_mp4"):
         doc = analyze(files[key], predictor=tiny_predictor).to_dict()
         jsonschema.validate(doc, schema)
-        assert doc["schema_version"] == "1.3"
+        assert doc["schema_version"] == SCHEMA_VERSION
 
 
 def test_trust_option_reaches_the_analysis(files, tiny_predictor):

@@ -317,7 +317,8 @@ def _explain(result: Analysis, predictor: Predictor, crops: list, scores: Any, f
         "suspicious_segments": ev.suspicious_segments(result.frames, predictor.thresholds["fake_above"]),
         "caveats": ev.caveats(media=result.media, face_px=face_px, n_scored=len(crops), n_sampled=len(result.frames),
                               n_tracks=len(result.tracks), reported_track=reported, verdict=result.verdict,
-                              method=result.method, abstention=result.abstention),
+                              method=result.method, abstention=result.abstention,
+                              monochrome=ev.is_monochrome([c.crop for c in crops])),
         "face_px": {"median": round(float(np.median(face_px)), 1), "min": round(float(np.min(face_px)), 1)},
         "cam": CAM_DESCRIPTION,
     }

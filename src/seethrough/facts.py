@@ -102,7 +102,7 @@ def sqlite_url(data_dir: str | Path) -> str:
 
 
 #: Version of the analysis JSON (``schemas/analysis.schema.json``): minor versions only add fields.
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 
 # ---------------------------------------------------------------- how a probability is written

@@ -21,6 +21,8 @@ HEAVY_VIDEO_BPP = 0.04
 HEAVY_IMAGE_BPP = 0.6
 #: Fewer scored frames than this gives the temporal model little to go on.
 FEW_FRAMES = 8
+#: A face crop whose colour channels differ by less than this (mean grey levels) is black and white.
+MONOCHROME_LEVELS = 1.5
 
 
 
@@ -103,6 +105,7 @@ def caveats(
     verdict: str,
     method: dict | None,
     abstention: dict | None = None,
+    monochrome: bool = False,
 ) -> list[dict]:
     """What makes this result less reliable, as ``{code, text}`` items (see the schema's enum).
 
@@ -123,6 +126,10 @@ def caveats(
         out.append({"code": "heavy_compression",
                     "text": f"The file is heavily compressed ({bpp:.3f} bits per pixel); compression hides and "
                             "imitates manipulation traces."})
+    if monochrome:
+        out.append({"code": "black_and_white",
+                    "text": "The face is in black and white; part of what the model learned is colour, so its "
+                            "score is less reliable here."})
     if is_image:
         out.append({"code": "single_image",
                     "text": "This is a single image: there is no motion over time to check."})
@@ -141,6 +148,21 @@ def caveats(
                     "text": "The manipulation family is the closest of the families the model knows, a "
                             "resemblance rather than an identification."})
     return out
+
+
+def is_monochrome(crops: Sequence[np.ndarray]) -> bool:
+    """Whether every face crop (RGB uint8) is black and white: its channels differ by less than
+    ``MONOCHROME_LEVELS`` grey levels on average (a re-encoded grey picture keeps a trace of chroma)."""
+    if not len(crops):
+        return False
+    for c in crops:
+        c = np.asarray(c, dtype=np.int16)
+        if c.ndim != 3 or c.shape[2] < 3:
+            continue
+        spread = (np.abs(c[..., 0] - c[..., 1]).mean() + np.abs(c[..., 1] - c[..., 2]).mean()) / 2
+        if spread >= MONOCHROME_LEVELS:
+            return False
+    return True
 
 
 def bits_per_pixel(media: dict) -> float | None:

@@ -1,18 +1,19 @@
 """Robustness: do verdicts survive the edits a photo goes through before a user sends it?
 
     .venv/bin/python bench/bench_robustness.py [--model PATH] [--data ../shared/data]
-        [--split configs/benchmark_split.json] [--dfdc 300] [--edits jpeg75 half ...]
+        [--split configs/benchmark_split.json] [--dfdc 300] [--edits jpeg75 half ...] [--part test|calib]
         [--out bench/results/robustness.md]
 
 The held-out images of the benchmark (the ``test`` part of the committed split: every
 ``cross_source`` image of a held-out source, composites aside, and ``--dfdc`` DFDC crops of
-held-out videos, drawn with a fixed seed) are analysed as they are and after each edit of
+held-out videos, drawn with a fixed seed; ``--part calib``: the calibration sources' instead,
+to choose between candidates without looking at the benchmark) are analysed as they are and after each edit of
 ``seethrough.training.robustness.EDITS`` (re-encodes, resizes, a crop, black and white,
 sharpening, noise), one at a time, by ``seethrough evaluate`` (analyze(), scores only). Per
 edit: the benchmark's numbers (ROC-AUC, fakes and reals called fake, coverage, confidently
 wrong) and how the verdicts moved against the original files: changed, flipped between
 `real` and `fake`, newly confidently wrong, the median shift of the fake probability. The
-edited copies and predictions go to ``runs/robustness/<model sha>/`` (they come from files of
+edited copies and predictions go to ``runs/robustness/<model sha>/<part>/`` (they come from files of
 ../shared: never committed); an edit's predictions are reused when they exist (``--fresh``).
 """
 
@@ -37,7 +38,10 @@ def main() -> None:
     ap.add_argument("--dfdc", type=int, default=300, help="DFDC crops of held-out videos (0: none)")
     ap.add_argument("--edits", nargs="*", default=None, help="a subset of the edits (default: all)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N cross_source images (a quick look)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "robustness.md")
+    ap.add_argument("--part", choices=("test", "calib"), default="test",
+                    help="the split's part: test (the benchmark) or calib (to choose between candidates)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="the table (default: bench/results/robustness.md; with --part calib, beside its predictions)")
     ap.add_argument("--fresh", action="store_true", help="recompute predictions that exist")
     args = ap.parse_args()
 
@@ -54,10 +58,10 @@ def main() -> None:
 
     setup_logging("WARNING")
     split = load_split(args.split)
-    items = [it for it in items_from_csv(args.data / "cross_source" / "labels.csv", heldout=split, part="test")
+    items = [it for it in items_from_csv(args.data / "cross_source" / "labels.csv", heldout=split, part=args.part)
              if it.kind == "image" and not it.grid][: args.limit]
     if args.dfdc:
-        dfdc = items_from_csv(args.data / "dfdc_faces" / "labels.csv", heldout=split, part="test")
+        dfdc = items_from_csv(args.data / "dfdc_faces" / "labels.csv", heldout=split, part=args.part)
         pick = np.random.default_rng(0).permutation(len(dfdc))[: args.dfdc]
         items += [dfdc[i] for i in sorted(pick)]
     edits = args.edits or list(EDITS)
@@ -66,7 +70,8 @@ def main() -> None:
         sys.exit(f"unknown edit(s): {', '.join(unknown)}; choose from {', '.join(EDITS)}")
 
     predictor = Predictor(args.model)
-    work = ROOT / "runs" / "robustness" / predictor.sha256[:12]
+    work = ROOT / "runs" / "robustness" / predictor.sha256[:12] / args.part
+    out = args.out or (ROOT / "bench" / "results" / "robustness.md" if args.part == "test" else work / "robustness.md")
     options = AnalyzeOptions(explain=False, narrator=None)
 
     def predictions(name: str, files: list) -> list[dict]:
@@ -104,7 +109,7 @@ def main() -> None:
         "",
         f"Model `{predictor.info['name']}` ({predictor.path.name}, sha256 {predictor.sha256[:12]}), thresholds real "
         f"below {th['real_below']:.3f}, fake at or above {th['fake_above']:.3f}. Files: the held-out images of the "
-        f"benchmark (`test` part of `{args.split.name}`): {sum(1 for it in items if it.dataset == 'cross_source')} "
+        f"{'benchmark' if args.part == 'test' else 'calibration sources'} (`{args.part}` part of `{args.split.name}`): {sum(1 for it in items if it.dataset == 'cross_source')} "
         f"`cross_source` images (composites aside) and {sum(1 for it in items if it.dataset == 'dfdc_faces')} DFDC "
         f"crops of held-out videos; analyze(), scores only; {date.today().isoformat()}, "
         f"{platform.processor() or platform.machine()}.",
@@ -135,10 +140,11 @@ def main() -> None:
     lines += ["", "## Real photos called fake, worst held-out source with 5+ images", "",
               "| edit | worst FPR | source |", "|---|---|---|"]
     lines += [f"| {name} | {100 * fpr:.0f}% | {g} |" for name, (fpr, g) in worst.items()]
-    lines += ["", f"Reproduce: `.venv/bin/python bench/bench_robustness.py{' --dfdc ' + str(args.dfdc) if args.dfdc != 300 else ''}`", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out}")
+    flags = (f" --dfdc {args.dfdc}" if args.dfdc != 300 else "") + (f" --part {args.part}" if args.part != "test" else "")
+    lines += ["", f"Reproduce: `.venv/bin/python bench/bench_robustness.py{flags}`", ""]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

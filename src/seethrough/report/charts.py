@@ -11,7 +11,7 @@ this module.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence, Union
 from xml.sax.saxutils import escape
 
@@ -80,9 +80,10 @@ class Text:
 Shape = Union[Box, Line, Dot, Text]
 
 
-def text_width(text: str, size: float, bold: bool = False) -> float:
+def text_width(text: str, size: float) -> float:
+    """Width in points of ``text`` in the charts' (regular) font."""
     f = Fonts.ensure()
-    return stringWidth(drawable(text, f.glyphs)[0], f.bold if bold else f.sans, size)
+    return stringWidth(drawable(text, f.glyphs)[0], f.sans, size)
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,11 @@ class _Plot:
     def hband(self, y0: float, y1: float, fill: str, opacity: float) -> None:
         self.add(Box(self.left, self.y(y1), self.w, self.y(y0) - self.y(y1), fill, opacity))
 
+    def hbar(self, row: float, value: float, fill: str, half: float) -> None:
+        """A horizontal bar from 0 to ``value`` at ``row``, ``half`` a row thick each side."""
+        y0, y1 = self.y(row + half), self.y(row - half)
+        self.add(Box(self.x(0), y0, self.x(value) - self.x(0), y1 - y0, fill))
+
     def vband(self, x0: float, x1: float, fill: str, opacity: float) -> None:
         a, b = max(self.x(x0), self.left), min(self.x(x1), self.left + self.w)
         if b > a:
@@ -272,13 +278,9 @@ def _legend(entries: Sequence[tuple[str, Shape | tuple[Shape, ...]]], top: float
 
 
 def _moved(s: Shape, dx: float, dy: float) -> Shape:
-    if isinstance(s, Box):
-        return Box(s.x + dx, s.y + dy, s.w, s.h, s.fill, s.opacity)
     if isinstance(s, Line):
-        return Line(tuple((x + dx, y + dy) for x, y in s.points), s.stroke, s.width, s.dash, s.opacity)
-    if isinstance(s, Dot):
-        return Dot(s.x + dx, s.y + dy, s.r, s.fill, s.stroke, s.width)
-    return Text(s.x + dx, s.y + dy, s.text, s.size, s.colour, s.anchor, s.bold, s.angle)
+        return replace(s, points=tuple((x + dx, y + dy) for x, y in s.points))
+    return replace(s, x=s.x + dx, y=s.y + dy)
 
 
 def _swatch(fill: str, opacity: float) -> Box:
@@ -411,10 +413,7 @@ def region_chart(rows: Sequence[tuple[str, float]]) -> Chart:
     xt = [v for v in nice_ticks(0, top, n=6) if v <= top]
     plot.xticks(xt, [_tick_text(v) for v in xt], grid=True)
     for i, s in enumerate(scores):
-        yi = len(rows) - 1 - i
-        colour = FAKE if s >= 1.25 else "#ef8a62" if s >= 1.0 else "#9fb3c8"
-        y0, y1 = plot.y(yi + 0.33), plot.y(yi - 0.33)
-        plot.add(Box(plot.x(0), y0, plot.x(s) - plot.x(0), y1 - y0, colour))
+        plot.hbar(len(rows) - 1 - i, s, FAKE if s >= 1.25 else "#ef8a62" if s >= 1.0 else "#9fb3c8", 0.33)
     avg = plot.x(1.0)
     plot.add(Line(((avg, plot.top), (avg, plot.top + plot.h)), INK, 1.0, (3.5, 1.5)),
              Text(avg, plot.top - 3, "face average", size=FONT - 1, colour=INK, anchor="middle"))
@@ -440,9 +439,8 @@ def method_chart(rows: Sequence[tuple[str, float]]) -> Chart:
     plot.xticks(xt, [_axis_pct(v) for v in xt], grid=True)
     for i, v in enumerate(probs):
         yi = len(rows) - 1 - i
-        y0, y1 = plot.y(yi + 0.31), plot.y(yi - 0.31)
-        plot.add(Box(plot.x(0), y0, plot.x(v) - plot.x(0), y1 - y0, "#5b3f8c" if i == 0 else "#b8a9d6"),
-                 Text(plot.x(v + 0.01), plot.y(yi) + (FONT - 1) * 0.35, pct(v), size=FONT - 1))
+        plot.hbar(yi, v, "#5b3f8c" if i == 0 else "#b8a9d6", 0.31)
+        plot.add(Text(plot.x(v + 0.01), plot.y(yi) + (FONT - 1) * 0.35, pct(v), size=FONT - 1))
     plot.spines()
     plot.xlabel("probability, given that the face is manipulated")
     title = Text(plot.left, plot.top - 8, "If manipulated, it most resembles…", size=FONT + 1, colour=INK)

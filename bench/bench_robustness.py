@@ -81,12 +81,10 @@ def main() -> None:
             with open(pred, newline="") as fh:
                 return list(csv.DictReader(fh))
 
-        def same_files(rows: list[dict]) -> bool:  # stored for this list of files (not another --limit)
-            return [r["path"] for r in rows] == [str(f.path.resolve()) for f in files]
-
-        if args.fresh or not pred.is_file() or not same_files(read()):
+        rows = read() if pred.is_file() and not args.fresh else []
+        if [r["path"] for r in rows] != [str(f.path.resolve()) for f in files]:  # none, or for another list
             evaluate(files, work / name, predictor=predictor, options=options)
-        rows = read()
+            rows = read()
         for r, it in zip(rows, items):  # evaluate() writes one row per file, in order
             r["key"] = str(it.path)
         return rows

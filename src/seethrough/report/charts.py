@@ -16,6 +16,8 @@ from typing import Sequence, Union
 from xml.sax.saxutils import escape
 
 import numpy as np
+from reportlab.graphics import shapes as rl
+from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from ..facts import overall_pct, pct
@@ -113,11 +115,9 @@ class Chart:
 
     def drawing(self, width: float | None = None):
         """A reportlab ``Drawing`` (a flowable) of the chart, scaled to ``width`` points."""
-        from reportlab.graphics.shapes import Drawing, Group
-
         scale = (width or self.width) / self.width
-        d = Drawing(self.width * scale, self.height * scale)
-        g = Group(*[_reportlab(s, self.height) for s in self.shapes])
+        d = rl.Drawing(self.width * scale, self.height * scale)
+        g = rl.Group(*[_reportlab(s, self.height) for s in self.shapes])
         g.transform = (scale, 0, 0, scale, 0, 0)
         d.add(g)
         return d
@@ -146,28 +146,27 @@ def _svg(s: Shape) -> str:
             f'text-anchor="{s.anchor}"{weight}{rot}>{escape(s.text)}</text>')
 
 
+def _rl_colour(hex_: str | None, alpha: float = 1.0):
+    """A reportlab colour (None stays None: nothing drawn)."""
+    if hex_ is None:
+        return None
+    c = colors.HexColor(hex_)
+    return colors.Color(c.red, c.green, c.blue, alpha=alpha) if alpha < 1 else c
+
+
 def _reportlab(s: Shape, height: float):
-    from reportlab.graphics import shapes as rl
-    from reportlab.lib import colors
-
-    def colour(hex_: str | None, alpha: float = 1.0):
-        if hex_ is None:
-            return None
-        c = colors.HexColor(hex_)
-        return colors.Color(c.red, c.green, c.blue, alpha=alpha) if alpha < 1 else c
-
     if isinstance(s, Box):  # reportlab's y points up
-        return rl.Rect(s.x, height - s.y - s.h, s.w, s.h, fillColor=colour(s.fill, s.opacity), strokeColor=None)
+        return rl.Rect(s.x, height - s.y - s.h, s.w, s.h, fillColor=_rl_colour(s.fill, s.opacity), strokeColor=None)
     if isinstance(s, Line):
         pts = [v for x, y in s.points for v in (x, height - y)]
-        return rl.PolyLine(pts, strokeColor=colour(s.stroke, s.opacity), strokeWidth=s.width,
+        return rl.PolyLine(pts, strokeColor=_rl_colour(s.stroke, s.opacity), strokeWidth=s.width,
                            strokeDashArray=list(s.dash) if s.dash else None, strokeLineJoin=1)
     if isinstance(s, Dot):
-        return rl.Circle(s.x, height - s.y, s.r, fillColor=colour(s.fill), strokeColor=colour(s.stroke),
+        return rl.Circle(s.x, height - s.y, s.r, fillColor=_rl_colour(s.fill), strokeColor=_rl_colour(s.stroke),
                          strokeWidth=s.width)
     f = Fonts.ensure()
     text = rl.String(0, 0, drawable(s.text, f.glyphs)[0], fontName=f.bold if s.bold else f.sans, fontSize=s.size,
-                     fillColor=colour(s.colour), textAnchor=s.anchor)
+                     fillColor=_rl_colour(s.colour), textAnchor=s.anchor)
     group = rl.Group(text)
     a = math.radians(s.angle)
     group.transform = (math.cos(a), math.sin(a), -math.sin(a), math.cos(a), s.x, height - s.y)
